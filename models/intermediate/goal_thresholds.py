@@ -1,0 +1,127 @@
+"""intermediate.goal_thresholds: the threshold of each goal, derived from the data (one row per goal).
+
+An Ibis expression over unbound tables named after the upstream models, compiled to SQL with Ibis's
+own compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
+and runs the query inside the engine; the model never opens a connection of its own.
+
+The percentile is continuous with linear interpolation over the converted organizations' metric
+values (the same definition as DuckDB's quantile_cont, PostgreSQL's percentile_cont and numpy's
+default): with the n values sorted v[0..n-1] and h = p/100 * (n - 1), it is
+v[floor(h)] + (h - floor(h)) * (v[ceil(h)] - v[floor(h)]). It is computed with window functions
+rather than an engine's percentile aggregate because the percentile is data (a column of the goals
+seed, one per goal), and quantile_cont, Spark's percentile and PostgreSQL's percentile_cont all
+demand a constant fraction.
+"""
+
+import ibis
+from sqlglot import exp
+from sqlmesh import model
+from sqlmesh.core.macros import MacroEvaluator
+
+COLUMNS = {
+    "goal_id": "TEXT",
+    "goal_kind": "TEXT",
+    "threshold_percentile": "DOUBLE",
+    "converted_org_count": "BIGINT",
+    "percentile_value": "DOUBLE",
+    "fixed_threshold": "DOUBLE",
+    "threshold_floor": "DOUBLE",
+    "threshold": "DOUBLE",
+    "baseline_ratio": "DOUBLE",
+}
+
+
+@model(
+    "intermediate.goal_thresholds",
+    is_sql=True,
+    kind="FULL",
+    grain="goal_id",
+    columns=COLUMNS,
+    description="Threshold of each trial goal, derived from the data: one row per goal.",
+    column_descriptions={
+        "goal_id": "Goal key from seeds/activation_goals.csv",
+        "goal_kind": "window_count or steadiness",
+        "threshold_percentile": "Percentile (0-100) asked for by the goal; NULL for fixed and steadiness goals",
+        "converted_org_count": "Converted organizations the percentile is taken over",
+        "percentile_value": "Continuous percentile of converted organizations' metric values; NULL when not a percentile goal",
+        "fixed_threshold": "Fixed threshold asked for by the goal, if any",
+        "threshold_floor": "The threshold is never below this",
+        "threshold": "window_count: GREATEST(floor, percentile or fixed value); NULL for steadiness (per organization, see marts.trial_goals)",
+        "baseline_ratio": "steadiness: required share of the baseline window's events",
+    },
+    audits=[
+        ("not_null", {"columns": [exp.column(c) for c in ("goal_id", "goal_kind", "threshold_floor")]}),
+        ("unique_values", {"columns": [exp.column("goal_id")]}),
+        "window_count_goals_have_threshold",
+    ],
+)
+def entrypoint(evaluator: MacroEvaluator) -> str:
+    return ibis.to_sql(goal_thresholds(), dialect="duckdb")
+
+
+def goal_thresholds() -> ibis.Table:
+    goals = ibis.table(
+        {
+            "goal_id": "string",
+            "goal_kind": "string",
+            "threshold_percentile": "float64",
+            "fixed_threshold": "float64",
+            "threshold_floor": "float64",
+            "baseline_ratio": "float64",
+        },
+        name="activation_goals",
+        database="staging",
+    )
+    metrics = ibis.table(
+        {"organization_id": "string", "goal_id": "string", "converted": "boolean", "metric_value": "int64"},
+        name="org_goal_metrics",
+        database="intermediate",
+    )
+
+    converted = metrics.filter(metrics.converted).join(
+        goals.select("goal_id", "threshold_percentile"), "goal_id"
+    )
+    by_goal = ibis.window(group_by="goal_id")
+    ranked = converted.mutate(
+        position=ibis.row_number().over(group_by="goal_id", order_by="metric_value"),  # 0-based
+        value_count=converted.metric_value.count().over(by_goal),
+    )
+    ranked = ranked.mutate(h=(ranked.value_count - 1) * ranked.threshold_percentile / 100)
+    ranked = ranked.mutate(lower_position=ranked.h.floor(), upper_position=ranked.h.ceil())
+    percentiles = ranked.group_by("goal_id").aggregate(
+        converted_org_count=ranked.value_count.max(),
+        lower_value=ranked.metric_value.max(where=ranked.position == ranked.lower_position),
+        upper_value=ranked.metric_value.max(where=ranked.position == ranked.upper_position),
+        fraction=(ranked.h - ranked.lower_position).max(),
+    )
+    percentiles = percentiles.mutate(
+        percentile_value=percentiles.lower_value
+        + percentiles.fraction * (percentiles.upper_value - percentiles.lower_value)
+    )
+
+    joined = goals.left_join(percentiles, "goal_id")
+    percentile_value = ibis.cases(
+        (joined.threshold_percentile.notnull(), joined.percentile_value.cast("float64")),
+        else_=ibis.null("float64"),
+    )
+    base_value = joined.fixed_threshold.coalesce(percentile_value)
+    # GREATEST of a NULL is NULL here on purpose: a percentile goal with no converted organization
+    # has no threshold, and the window_count_goals_have_threshold audit stops the plan.
+    threshold = ibis.cases(
+        (
+            (joined.goal_kind == "window_count") & base_value.notnull(),
+            ibis.greatest(joined.threshold_floor, base_value),
+        ),
+        else_=ibis.null("float64"),
+    )
+    return joined.select(
+        joined.goal_id,
+        joined.goal_kind,
+        joined.threshold_percentile,
+        converted_org_count=joined.converted_org_count.fill_null(0),
+        percentile_value=percentile_value,
+        fixed_threshold=joined.fixed_threshold,
+        threshold_floor=joined.threshold_floor,
+        threshold=threshold,
+        baseline_ratio=joined.baseline_ratio,
+    )

@@ -1,0 +1,56 @@
+/* What each organization did toward each goal: one row per organization and goal, every
+   organization and every goal (an organization with no matching events counts 0, so percentiles
+   over converted organizations include the inactive ones). */
+MODEL (
+  name intermediate.org_goal_metrics,
+  kind FULL,
+  grain (organization_id, goal_id),
+  audits (
+    not_null(columns := (organization_id, goal_id, converted, metric_value)),
+    unique_combination_of_columns(columns := (organization_id, goal_id)),
+    accepted_range(column := metric_value, min_v := 0)
+  )
+);
+
+WITH goal_activity AS (
+  SELECT
+    a.organization_id,
+    g.goal_id,
+    SUM(a.event_count) FILTER(WHERE a.trial_day BETWEEN g.window_start_day AND g.window_end_day) AS window_events,
+    SUM(a.event_count) FILTER(WHERE a.trial_day BETWEEN g.baseline_start_day AND g.baseline_end_day) AS baseline_events,
+    SUM(a.event_count) FILTER(WHERE a.trial_day BETWEEN g.fallback_start_day AND g.fallback_end_day) AS fallback_events
+  FROM intermediate.org_daily_activity AS a
+  INNER JOIN staging.activation_goals AS g
+    ON a.activity_name LIKE g.activity_pattern
+  GROUP BY
+    a.organization_id,
+    g.goal_id
+), org_goals AS (
+  SELECT
+    o.organization_id,
+    o.converted,
+    g.goal_id,
+    g.goal_kind,
+    COALESCE(a.window_events, 0) AS window_events,
+    CASE WHEN g.goal_kind = 'steadiness' THEN COALESCE(a.baseline_events, 0) END AS baseline_events,
+    CASE
+      WHEN g.goal_kind = 'steadiness' AND NOT g.fallback_start_day IS NULL
+      THEN COALESCE(a.fallback_events, 0)
+    END AS fallback_events
+  FROM staging.trial_organizations AS o
+  CROSS JOIN staging.activation_goals AS g
+  LEFT JOIN goal_activity AS a
+    ON o.organization_id = a.organization_id AND g.goal_id = a.goal_id
+)
+SELECT
+  organization_id, /* the trialist organization */
+  goal_id, /* goal key from seeds/activation_goals.csv */
+  converted, /* whether the organization converted (percentile thresholds use converted ones only) */
+  window_events AS metric_value, /* in-trial events in the goal's window matching its activity pattern */
+  CASE
+    WHEN baseline_events > 0 OR fallback_events IS NULL
+    THEN baseline_events
+    ELSE fallback_events
+  END AS baseline_value, /* steadiness: events in the baseline window, or the fallback window when the baseline has none; NULL for other kinds */
+  baseline_events = 0 AND NOT fallback_events IS NULL AS used_fallback_baseline /* steadiness: the fallback window was used */
+FROM org_goals

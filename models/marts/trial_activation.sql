@@ -1,0 +1,65 @@
+/* Trial Activation: which trialists completed every trial goal, and when. One row per
+   organization, for every organization in staging.trial_organizations. An organization is
+   activated when it completed all goals; activated_at is when its last goal was completed. */
+MODEL (
+  name marts.trial_activation,
+  kind FULL,
+  grain (organization_id),
+  audits (
+    not_null(
+      columns := (organization_id, trial_start, trial_end, converted, goals_total, goals_completed, is_activated, activation_score)
+    ),
+    unique_values(columns := (organization_id)),
+    accepted_range(column := activation_score, min_v := 0, max_v := 100),
+    accepted_range(column := goals_completed, min_v := 0),
+    activated_iff_every_goal_completed,
+    every_organization_in_marts
+  )
+);
+
+WITH goal_summary AS (
+  SELECT
+    organization_id,
+    COUNT(*) AS goals_total,
+    COUNT(*) FILTER(WHERE is_completed) AS goals_completed,
+    MAX(completed_at) AS last_completed_at,
+    AVG(completion_pct) AS activation_score
+  FROM marts.trial_goals
+  GROUP BY
+    organization_id
+), activation AS (
+  SELECT
+    o.organization_id,
+    o.trial_start,
+    o.trial_end,
+    o.converted,
+    o.converted_at,
+    o.conversion_timing,
+    o.has_conflicting_attributes,
+    COALESCE(g.goals_total, 0) AS goals_total,
+    COALESCE(g.goals_completed, 0) AS goals_completed,
+    COALESCE(g.goals_total = g.goals_completed, FALSE) AS is_activated,
+    g.last_completed_at,
+    COALESCE(g.activation_score, 0) AS activation_score
+  FROM staging.trial_organizations AS o
+  LEFT JOIN goal_summary AS g
+    ON o.organization_id = g.organization_id
+)
+SELECT
+  organization_id, /* the trialist organization */
+  trial_start, /* start of the trial */
+  trial_end, /* end of the trial */
+  converted, /* whether the organization became a paying customer */
+  converted_at, /* when it converted; NULL when it did not */
+  conversion_timing, /* not_converted, before_trial, during_trial or after_trial */
+  has_conflicting_attributes, /* the raw rows disagreed on trial or conversion columns (see staging.trial_organizations) */
+  goals_total, /* goals evaluated for the organization (every goal in the seed) */
+  goals_completed, /* goals completed */
+  is_activated, /* completed every goal: trial activation */
+  CASE WHEN is_activated THEN last_completed_at END AS activated_at, /* when the last goal was completed; NULL when not activated */
+  CASE
+    WHEN is_activated
+    THEN CAST(FLOOR(DATE_DIFF('second', trial_start, last_completed_at) / 86400) AS INT)
+  END AS days_to_activation, /* whole days from trial_start to activated_at; NULL when not activated */
+  activation_score /* mean completion_pct over the goals, 0-100 */
+FROM activation

@@ -1,0 +1,54 @@
+/* The trial goals, as defined by analysts in seeds/activation_goals.csv: one row per goal.
+   Two kinds:
+   - window_count: events in trial days [window_start_day, window_end_day] whose activity matches
+     activity_pattern (SQL LIKE; % = all), against fixed_threshold or the threshold_percentile-th
+     percentile of the same count over converted organizations, never below threshold_floor;
+   - steadiness: events in the window against baseline_ratio x the events in the baseline window
+     (the fallback window when the baseline window has none), never below threshold_floor. */
+MODEL (
+  name staging.activation_goals,
+  kind SEED (
+    path '../../seeds/activation_goals.csv'
+  ),
+  columns (
+    goal_id TEXT,
+    goal_name TEXT,
+    description TEXT,
+    goal_kind TEXT,
+    activity_pattern TEXT,
+    window_start_day INT,
+    window_end_day INT,
+    threshold_percentile DOUBLE,
+    fixed_threshold DOUBLE,
+    threshold_floor DOUBLE,
+    baseline_ratio DOUBLE,
+    baseline_start_day INT,
+    baseline_end_day INT,
+    fallback_start_day INT,
+    fallback_end_day INT
+  ),
+  column_descriptions (
+    goal_id = 'Stable key of the goal, e.g. week_1_activity',
+    goal_name = 'Human-readable goal name shown in the marts',
+    description = 'What completing the goal means, in words',
+    goal_kind = 'window_count or steadiness',
+    activity_pattern = 'SQL LIKE pattern on activity_name; % counts every activity',
+    window_start_day = 'First trial day (0-based) of the counted window',
+    window_end_day = 'Last trial day (inclusive) of the counted window',
+    threshold_percentile = 'window_count: percentile (0-100) of converted organizations'' counts used as threshold',
+    fixed_threshold = 'window_count: fixed threshold, instead of a percentile',
+    threshold_floor = 'The threshold is never below this',
+    baseline_ratio = 'steadiness: required share of the baseline window''s events',
+    baseline_start_day = 'steadiness: first trial day of the baseline window',
+    baseline_end_day = 'steadiness: last trial day of the baseline window',
+    fallback_start_day = 'steadiness: first trial day of the fallback baseline, used when the baseline has no events',
+    fallback_end_day = 'steadiness: last trial day of the fallback baseline'
+  ),
+  grain (goal_id),
+  audits (
+    not_null(columns := (goal_id, goal_name, goal_kind, activity_pattern, window_start_day, window_end_day, threshold_floor)),
+    unique_values(columns := (goal_id)),
+    accepted_values(column := goal_kind, is_in := ('window_count', 'steadiness')),
+    valid_goal_definitions
+  )
+);

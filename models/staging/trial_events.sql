@@ -1,0 +1,47 @@
+/* Product events of trialist organizations, typed and deduplicated: one row per distinct event.
+   Exact duplicate rows of the export (all seven columns equal once typed) are collapsed into one
+   row that counts them in raw_row_count. Incremental by event day: a daily run loads only the new
+   day. Rows that cannot be used are in staging.trial_events_quarantine instead. */
+MODEL (
+  name staging.trial_events,
+  kind INCREMENTAL_BY_TIME_RANGE (
+    time_column event_at
+  ),
+  grain (organization_id, activity_name, event_at, trial_start, trial_end, converted, converted_at),
+  audits (
+    not_null(columns := (organization_id, activity_name, event_at, trial_start, trial_end, converted)),
+    unique_combination_of_columns(
+      columns := (organization_id, activity_name, event_at, trial_start, trial_end, converted, converted_at)
+    ),
+    accepted_range(column := raw_row_count, min_v := 1),
+    accepted_range(column := trial_week, min_v := 1, max_v := 5, where := is_in_trial)
+  )
+);
+
+SELECT
+  t.organization_id, /* the trialist organization */
+  t.activity_name, /* product event name, e.g. Scheduling.Shift.Created */
+  t.event_at, /* when the event happened */
+  t.trial_start, /* start of the organization's trial, as on this row */
+  t.trial_end, /* end of the organization's trial, as on this row */
+  t.converted, /* whether the organization became a paying customer */
+  t.converted_at, /* when it converted; NULL when it did not */
+  CAST(FLOOR(DATE_DIFF('second', t.trial_start, t.event_at) / 86400) AS INT) AS trial_day, /* whole days since trial_start, 0-based (negative before the trial) */
+  CAST(FLOOR(DATE_DIFF('second', t.trial_start, t.event_at) / 86400 / 7) + 1 AS INT) AS trial_week, /* FLOOR(trial_day / 7) + 1: week 1 is [trial_start, trial_start + 7 days) */
+  t.event_at BETWEEN t.trial_start AND t.trial_end AS is_in_trial, /* inside [trial_start, trial_end]; events outside count toward no goal */
+  NOT k.activity_name IS NULL AS is_known_activity, /* the activity is listed in seeds/known_activities.csv */
+  COUNT(*) AS raw_row_count /* raw rows this event was loaded from; above 1 means exact duplicates were removed */
+FROM staging.trial_events_typed AS t
+LEFT JOIN staging.known_activities AS k
+  ON t.activity_name = k.activity_name
+WHERE
+  t.quarantine_reason IS NULL AND t.event_at BETWEEN @start_ts AND @end_ts
+GROUP BY
+  t.organization_id,
+  t.activity_name,
+  t.event_at,
+  t.trial_start,
+  t.trial_end,
+  t.converted,
+  t.converted_at,
+  k.activity_name

@@ -1,0 +1,63 @@
+/* Every raw row, typed, with the reason it cannot be used (NULL when it can): one row per raw row.
+   The single place where validity is decided; staging.trial_events keeps the valid rows and
+   staging.trial_events_quarantine the others, so the two always partition the raw rows. */
+MODEL (
+  name staging.trial_events_typed,
+  kind VIEW
+);
+
+WITH typed AS (
+  SELECT
+    NULLIF(TRIM(CAST(organization_id AS TEXT)), '') AS organization_id,
+    NULLIF(TRIM(CAST(activity_name AS TEXT)), '') AS activity_name,
+    @parse_timestamp("timestamp") AS event_at,
+    @parse_boolean(converted) AS converted,
+    @parse_timestamp(converted_at) AS converted_at,
+    @parse_timestamp(trial_start) AS trial_start,
+    @parse_timestamp(trial_end) AS trial_end,
+    CAST("timestamp" AS TEXT) AS raw_timestamp,
+    CAST(converted AS TEXT) AS raw_converted,
+    CAST(converted_at AS TEXT) AS raw_converted_at,
+    CAST(trial_start AS TEXT) AS raw_trial_start,
+    CAST(trial_end AS TEXT) AS raw_trial_end
+  FROM raw.trial_events
+)
+SELECT
+  organization_id, /* the trialist organization; NULL when empty */
+  activity_name, /* product event name; NULL when empty */
+  event_at, /* when the event happened; NULL when the raw value does not parse */
+  converted, /* parsed CONVERTED; NULL when the spelling is not a boolean */
+  converted_at, /* parsed CONVERTED_AT; NULL when empty or unparseable */
+  trial_start, /* parsed TRIAL_START */
+  trial_end, /* parsed TRIAL_END */
+  raw_timestamp, /* TIMESTAMP as delivered, kept to explain a quarantine */
+  raw_converted, /* CONVERTED as delivered */
+  raw_converted_at, /* CONVERTED_AT as delivered */
+  raw_trial_start, /* TRIAL_START as delivered */
+  raw_trial_end, /* TRIAL_END as delivered */
+  CASE
+    WHEN organization_id IS NULL
+    THEN 'missing_organization_id'
+    WHEN activity_name IS NULL
+    THEN 'missing_activity_name'
+    WHEN event_at IS NULL
+    THEN 'unparseable_timestamp'
+    WHEN trial_start IS NULL
+    THEN 'unparseable_trial_start'
+    WHEN trial_end IS NULL
+    THEN 'unparseable_trial_end'
+    WHEN converted IS NULL
+    THEN 'unparseable_converted'
+    WHEN converted_at IS NULL AND NULLIF(TRIM(raw_converted_at), '') IS NOT NULL
+    THEN 'unparseable_converted_at'
+    WHEN trial_end < trial_start
+    THEN 'trial_end_before_trial_start'
+    WHEN converted AND converted_at IS NULL
+    THEN 'converted_without_converted_at'
+    WHEN NOT converted AND NOT converted_at IS NULL
+    THEN 'converted_at_without_conversion'
+    WHEN event_at < trial_start - INTERVAL (@far_outside_trial_days) DAY
+    OR event_at > trial_end + INTERVAL (@far_outside_trial_days) DAY
+    THEN 'event_far_outside_trial'
+  END AS quarantine_reason /* why the row cannot be used; NULL for a valid row */
+FROM typed

@@ -1,0 +1,61 @@
+/* Trialist organizations: one row per organization that has at least one staged event.
+   The organization-level columns repeat on every event row; when an organization's rows disagree,
+   the organization is kept, flagged has_conflicting_attributes, and resolved to its earliest
+   trial_start, latest trial_end and earliest conversion. */
+MODEL (
+  name staging.trial_organizations,
+  kind FULL,
+  grain (organization_id),
+  audits (
+    not_null(columns := (organization_id, trial_start, trial_end, converted, conversion_timing)),
+    unique_values(columns := (organization_id)),
+    accepted_values(
+      column := conversion_timing,
+      is_in := ('not_converted', 'before_trial', 'during_trial', 'after_trial')
+    )
+  )
+);
+
+WITH organizations AS (
+  SELECT
+    organization_id,
+    MIN(trial_start) AS trial_start,
+    MAX(trial_end) AS trial_end,
+    BOOL_OR(converted) AS converted,
+    MIN(converted_at) AS converted_at,
+    COUNT(DISTINCT trial_start) > 1
+    OR COUNT(DISTINCT trial_end) > 1
+    OR COUNT(DISTINCT converted) > 1
+    OR COUNT(DISTINCT converted_at) > 1
+    OR (
+      BOOL_OR(converted_at IS NULL) AND BOOL_OR(NOT converted_at IS NULL)
+    ) AS has_conflicting_attributes,
+    SUM(raw_row_count) AS raw_row_count,
+    COUNT(*) AS event_count,
+    MIN(event_at) AS first_event_at,
+    MAX(event_at) AS last_event_at
+  FROM staging.trial_events
+  GROUP BY
+    organization_id
+)
+SELECT
+  organization_id, /* the trialist organization */
+  trial_start, /* start of the trial */
+  trial_end, /* end of the trial */
+  converted, /* whether the organization became a paying customer */
+  converted_at, /* when it converted; NULL when it did not */
+  CASE
+    WHEN NOT converted
+    THEN 'not_converted'
+    WHEN converted_at < trial_start
+    THEN 'before_trial'
+    WHEN converted_at <= trial_end
+    THEN 'during_trial'
+    ELSE 'after_trial'
+  END AS conversion_timing, /* not_converted, before_trial, during_trial (up to trial_end) or after_trial */
+  has_conflicting_attributes, /* the organization's rows disagree on trial or conversion columns */
+  event_count, /* distinct staged events, in or outside the trial */
+  raw_row_count, /* raw rows behind those events, exact duplicates included */
+  first_event_at, /* first staged event */
+  last_event_at /* last staged event */
+FROM organizations
