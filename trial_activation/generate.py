@@ -122,27 +122,27 @@ ORGS_PER_CHUNK = 4096  # fixed: part of the output's definition (per-chunk rando
 # generated log matches the real one's aggregates (quoted in tests/python/test_generate.py).
 P_CONVERT = 0.21
 CONVERT_DAYS = (30.5, 8.5, 2.0, 60.0)  # mean, sd, min, max of CONVERTED_AT - TRIAL_START in days
-P_RETAINED = (0.24, 0.42)  # (non-converter, converter)
+P_RETAINED = (0.21, 0.38)  # (non-converter, converter)
 P_FIRST_DAY_0 = 0.88       # real: 924 of 966 orgs active in week 1, 851 on day 0
 FIRST_DAY_DELAY_P = 0.2    # otherwise first day ~ Geometric(0.2)
 RETAINED_RATE = (1.2, 1.8)  # Beta(a, b): daily activity rate of retained orgs (real: ~12 days)
 P_RETURN = 0.06            # non-retained: p(active on day first+k) = P_RETURN / 2**(k-1), k<=6
-LAMBDA = {False: (np.log(3.0), 1.2), True: (np.log(9.0), 1.0)}  # lognormal(mu, sigma) per retained
+LAMBDA = {False: (np.log(3.0), 1.2), True: (np.log(12.0), 1.0)}  # lognormal(mu, sigma) per retained
 DAY_NOISE_SIGMA = 0.6
-TREND = (0.4, 0.8)         # retained: intensity *= exp(trend * day / 29), trend ~ N(mean, sd)
-SETUP_BOOST = (1.0, 1.0)   # retained: intensity *= 1 + a * exp(-days_since_first_day / b)
+TREND = (0.2, 0.8)         # retained: intensity *= exp(trend * day / 29), trend ~ N(mean, sd)
+SETUP_BOOST = (1.5, 1.0)   # retained: intensity *= 1 + a * exp(-days_since_first_day / b)
 MAX_EVENTS_PER_DAY = 3000
 P_NEW_SESSION = 1 / 8      # real: ~7.8 events per session (sessions split at 30-minute gaps)
 GAP_SECONDS = (np.log(16), 1.8, 1800)  # lognormal(mu, sigma) gaps within a session, capped
 FIRST_SESSION_DELAY = 600  # mean seconds from trial start to the first event (real median ~6 min)
 FIRST_DAY_SESSIONS = 3600  # mean seconds from the first to later sessions on the first day
-P_AFTER_END = 0.04         # events of the last 3 trial days moved hours after TRIAL_END, and
+P_AFTER_END = 0.03         # events of the last 3 trial days moved hours after TRIAL_END, and
 P_BEFORE_START = 0.01      # events of day 0 moved just before TRIAL_START (~0.5% of all events)
-P_DUP_ORG = 0.34           # duplicate-prone orgs (real: 266 of 966 orgs had duplicates)
-P_DUP_EVENT = (0.01, 0.5)  # (other activities, Scheduling.Shift.Created) in duplicate-prone orgs
-P_DUP_BURST = 0.15         # a duplicated event is a burst (log-uniform 2..512 copies) ...
+P_DUP_ORG = 0.37           # duplicate-prone orgs (real: 266 of 966 orgs had duplicates)
+P_DUP_EVENT = (0.006, 0.5)  # (other activities, Scheduling.Shift.Created) in duplicate-prone orgs
+P_DUP_BURST = 0.10         # a duplicated event is a burst (log-uniform 2..512 copies) ...
 MAX_COPIES = 512           # ... else a single extra copy. Real max multiplicity: 512
-ACTIVITY_GAMMA = 0.3       # shape of the per-org activity preference multipliers
+ACTIVITY_ALPHA = 8.0       # per-org mixes ~ Dirichlet(alpha * mix): same mean, orgs specialise
 
 # Mean raw rows (incl. duplicates) per org at scale 1, measured on 200,000 generated orgs; used
 # to turn --events into a number of orgs.
@@ -217,7 +217,7 @@ def _chunk(seed: int, chunk: int, n: int, t0: int, cohort_days: int, scale: floa
     # --- activity: setup mix on the first active day, usage mix after, times org preferences
     base = np.array(list(ACTIVITY_COUNTS.values()), float).T  # (2, 28)
     base /= base.sum(axis=1, keepdims=True)
-    w = base[None, :, :] * rng.gamma(ACTIVITY_GAMMA, 1.0, (n, 1, len(ACTIVITIES)))
+    w = rng.gamma(ACTIVITY_ALPHA * base[None, :, :], 1.0, (n, 2, len(ACTIVITIES))) + 1e-12
     w = np.cumsum(w, axis=2)
     w /= w[:, :, -1:]
     w[:, :, -1] = 1.0

@@ -1,0 +1,52 @@
+"""Shared pytest fixtures: every test builds on its own copy of the project and its own warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from trial_activation.project import PROJECT_ROOT, build, copy_project, open_context
+
+REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
+SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch):
+    """No test inherits TRIAL_* variables from the shell, and none leaks them to the next."""
+    for name in [n for n in os.environ if n.startswith("TRIAL_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def project_copy(tmp_path) -> Path:
+    """A fresh copy of the project in a temporary directory."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def make_context(project_copy, tmp_path):
+    """Open a Context on the project copy: make_context(events_path=None, gateway=None)."""
+
+    def _make(events_path: Path | str | None = None, **kwargs):
+        return open_context(
+            project_copy,
+            events_path=events_path or SAMPLE_LOG,
+            warehouse_path=tmp_path / "warehouse.duckdb",
+            **kwargs,
+        )
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory):
+    """The project built into prod on the committed sample, once per session: (context, events path)."""
+    root = tmp_path_factory.mktemp("sample_build")
+    context = open_context(
+        copy_project(root / "project"), events_path=SAMPLE_LOG, warehouse_path=root / "warehouse.duckdb"
+    )
+    build(context)
+    return context, SAMPLE_LOG

@@ -1,0 +1,108 @@
+"""Open, build and summarise the SQLMesh project from Python (the CLI and the tests use this)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sqlmesh import Context
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "trial_activation.duckdb"
+# What a copy of the project needs to build (tests build on copies, never on the checkout's warehouse).
+PROJECT_PARTS = ("config.yaml", "models", "macros", "audits", "seeds", "tests", "data/sample")
+
+
+def open_context(
+    project: Path | str = PROJECT_ROOT,
+    *,
+    events_path: Path | str | None = None,
+    warehouse_path: Path | str | None = None,
+    gateway: str | None = None,
+) -> Context:
+    """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
+
+    Both default to the environment (TRIAL_EVENTS_PATH, TRIAL_WAREHOUSE_PATH), then to the sample and
+    a warehouse file under the project. Paths are made absolute, so the caller's cwd does not matter.
+    """
+    project = Path(project).resolve()
+    if events_path is not None:
+        os.environ["TRIAL_EVENTS_PATH"] = str(Path(events_path).resolve())
+    warehouse = Path(
+        warehouse_path or os.environ.get("TRIAL_WAREHOUSE_PATH") or project / "warehouse" / "trial_activation.duckdb"
+    ).resolve()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["TRIAL_WAREHOUSE_PATH"] = str(warehouse)
+    return Context(paths=str(project), gateway=gateway)
+
+
+def build(context: Context, environment: str = "prod", **plan_options):
+    """Plan and apply `environment` without prompts; returns the applied plan."""
+    return context.plan(environment, auto_apply=True, no_prompts=True, **plan_options)
+
+
+def copy_project(destination: Path | str) -> Path:
+    """Copy what the project needs to build into `destination` (a fresh directory) and return it."""
+    destination = Path(destination)
+    for part in PROJECT_PARTS:
+        source = PROJECT_ROOT / part
+        target = destination / part
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+def mart_table(context: Context, model: str, environment: str = "prod") -> str:
+    """The table name a reader queries for `model` in `environment` (dev views live in schema__env)."""
+    schema, name = model.split(".")
+    return f"{schema}.{name}" if environment == "prod" else f"{schema}__{environment}.{name}"
+
+
+def activation_summary(context: Context, environment: str = "prod") -> str:
+    """A short text summary of the marts: organizations, per-goal completion, activation count and rate."""
+    goals = mart_table(context, "marts.trial_goals", environment)
+    activation = mart_table(context, "marts.trial_activation", environment)
+    totals = context.fetchdf(
+        f"""
+        SELECT
+          COUNT(*) AS organizations,
+          COUNT(*) FILTER (WHERE is_activated) AS activated,
+          COUNT(*) FILTER (WHERE converted) AS converted,
+          COUNT(*) FILTER (WHERE converted AND is_activated) AS converted_and_activated
+        FROM {activation}
+        """
+    ).iloc[0]
+    per_goal = context.fetchdf(
+        f"""
+        SELECT
+          goal_id,
+          ANY_VALUE(threshold) FILTER (WHERE goal_kind <> 'steadiness') AS threshold,
+          COUNT(*) FILTER (WHERE is_completed) AS completed,
+          COUNT(*) AS organizations
+        FROM {goals}
+        GROUP BY goal_id
+        ORDER BY goal_id
+        """
+    )
+    organizations = int(totals.organizations)
+    lines = [f"Trial activation ({environment}): {organizations:,} organizations"]
+    for row in per_goal.itertuples():
+        threshold = "per organization" if row.threshold is None or row.threshold != row.threshold else f"{row.threshold:g}"
+        lines.append(
+            f"  {row.goal_id:<24} threshold {threshold:<18} completed by {row.completed:>7,}"
+            f" ({_pct(row.completed, row.organizations)})"
+        )
+    lines.append(f"  activated (all goals)    {int(totals.activated):,} ({_pct(totals.activated, organizations)})")
+    lines.append(
+        f"  activation among converted organizations: {int(totals.converted_and_activated):,} of"
+        f" {int(totals.converted):,} ({_pct(totals.converted_and_activated, totals.converted)})"
+    )
+    return "\n".join(lines)
+
+
+def _pct(part, whole) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
