@@ -140,8 +140,9 @@ P_AFTER_END = 0.03         # events of the last 3 trial days moved hours after T
 P_BEFORE_START = 0.01      # events of day 0 moved just before TRIAL_START (~0.5% of all events)
 P_DUP_ORG = 0.37           # duplicate-prone orgs (real: 266 of 966 orgs had duplicates)
 P_DUP_EVENT = (0.006, 0.5)  # (other activities, Scheduling.Shift.Created) in duplicate-prone orgs
-P_DUP_BURST = 0.10         # a duplicated event is a burst (log-uniform 2..512 copies) ...
+P_DUP_BURST = 0.11         # a duplicated event is a burst (log-uniform 2..512 copies) ...
 MAX_COPIES = 512           # ... else a single extra copy. Real max multiplicity: 512
+MIN_ACTIVITY_SHARE = 5e-4  # floor on each share of both mixes, so that rare activities occur in small logs
 ACTIVITY_ALPHA = 8.0       # per-org mixes ~ Dirichlet(alpha * mix): same mean, orgs specialise
 
 # Mean raw rows (incl. duplicates) per org at scale 1, measured on 200,000 generated orgs; used
@@ -216,7 +217,7 @@ def _chunk(seed: int, chunk: int, n: int, t0: int, cohort_days: int, scale: floa
     ts = np.minimum(start[org] + day * DAY + s_off[sess] + in_sess, end[org])
     # --- activity: setup mix on the first active day, usage mix after, times org preferences
     base = np.array(list(ACTIVITY_COUNTS.values()), float).T  # (2, 28)
-    base /= base.sum(axis=1, keepdims=True)
+    base = np.maximum(base / base.sum(axis=1, keepdims=True), MIN_ACTIVITY_SHARE)
     w = rng.gamma(ACTIVITY_ALPHA * base[None, :, :], 1.0, (n, 2, len(ACTIVITIES))) + 1e-12
     w = np.cumsum(w, axis=2)
     w /= w[:, :, -1:]

@@ -15,9 +15,9 @@ SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch):
-    """No test inherits TRIAL_* variables from the shell, and none leaks them to the next."""
-    for name in [n for n in os.environ if n.startswith("TRIAL_")]:
-        monkeypatch.delenv(name)
+    """No test inherits the project's input/output variables from the shell, and none leaks them."""
+    for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH", "TRIAL_EVENTS_START"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
