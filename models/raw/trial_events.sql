@@ -4,7 +4,23 @@
 MODEL (
   name raw.trial_events,
   kind VIEW,
-  enabled @IF(@gateway = 'local', TRUE, FALSE)
+  enabled @IF(@gateway = 'local', TRUE, FALSE),
+  /* Declared so that lineage (and the linter) can see the file's columns; Parquet keeps its own types. */
+  columns (
+    organization_id TEXT,
+    activity_name TEXT,
+    "timestamp" TEXT,
+    converted TEXT,
+    converted_at TEXT,
+    trial_start TEXT,
+    trial_end TEXT
+  ),
+  /* The file's columns are unknown to SQLMesh until DuckDB reads it; @trial_events_source() checks
+     the header of every file before the query runs, with an error naming the file. */
+  ignored_rules (ambiguousorinvalidcolumn),
+  audits (
+    number_of_rows(threshold := 0) /* an event log without a single row is a broken export, not a quiet day */
+  )
 );
 
 SELECT

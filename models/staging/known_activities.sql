@@ -13,6 +13,9 @@ MODEL (
     activity_name = 'Product event name as the export spells it',
     product_area = 'Part of the product the event belongs to'
   ),
+  /* A seed is data: a unit test pinning its rows would turn every goal edit into a code change.
+     Its audits check the shape instead. */
+  ignored_rules (nomissingunittest),
   grain (activity_name),
   audits (
     not_null(columns := (activity_name)),
