@@ -1,0 +1,227 @@
+"""An independent computation of the marts from the raw event file, to check the project against.
+
+It reads the raw CSV (or Parquet) and a list of goals in the format of seeds/activation_goals.csv,
+and never reads the project's models or warehouse: plain DuckDB only types, validates and
+deduplicates the raw rows (so that timestamp parsing is DuckDB's own, as in the project), and
+pandas/numpy compute everything else straight from the README's rules:
+
+- a raw row is used when every column parses, trial_end >= trial_start, converted agrees with
+  converted_at, and the event is within `far_outside_trial_days` of the trial (the rest are
+  quarantined); exact duplicates (all seven typed columns equal) count once; events before
+  `start` (TRIAL_EVENTS_START) are not loaded;
+- trial_day = floor(seconds since the row's trial_start / 86400); only in-trial events
+  (trial_start <= event_at <= trial_end) count toward goals;
+- an organization's trial_start is its earliest, trial_end its latest, converted = any row
+  converted (conflicting rows resolved as in staging.trial_organizations);
+- window_count: metric = matching events in trial days [window_start_day, window_end_day];
+  threshold = fixed_threshold, or numpy.percentile of the converted organizations' metrics
+  (inactive ones count 0), never below threshold_floor;
+- steadiness: threshold = max(threshold_floor, baseline_ratio x events in the baseline window,
+  or in the fallback window when the baseline window has none);
+- completion_pct = min(100, 100 x metric / threshold), 100 when threshold <= 0;
+  completed_at = time of the ceil(threshold)-th matching in-window event (the window's start
+  when ceil(threshold) <= 0);
+- is_activated = every goal completed; activated_at = the last completed_at;
+  days_to_activation = floor(seconds from trial_start to activated_at / 86400);
+  activation_score = mean completion_pct.
+
+    goals = read_goals("seeds/activation_goals.csv")
+    goals_df, activation_df = expected_marts("data/sample/trial_events.csv.gz", goals)
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+TRUE_SPELLINGS = ("true", "t", "1", "yes", "y")
+FALSE_SPELLINGS = ("false", "f", "0", "no", "n")
+SECONDS_PER_DAY = 86400
+
+GOAL_COLUMNS = [
+    "organization_id",
+    "goal_id",
+    "goal_kind",
+    "metric_value",
+    "threshold",
+    "completion_pct",
+    "is_completed",
+    "completed_at",
+]
+ACTIVATION_COLUMNS = [
+    "organization_id",
+    "trial_start",
+    "trial_end",
+    "converted",
+    "goals_total",
+    "goals_completed",
+    "is_activated",
+    "activated_at",
+    "days_to_activation",
+    "activation_score",
+]
+
+
+def read_goals(path: Path | str) -> list[dict]:
+    """The goal rows of a seed file in the format of seeds/activation_goals.csv."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_events(raw_path: Path | str, *, start: str = "2024-01-01", far_outside_trial_days: int = 90) -> pd.DataFrame:
+    """The valid, deduplicated events of the raw file, typed, with trial_day and is_in_trial."""
+    raw_path = str(raw_path)
+    reader = (
+        f"READ_PARQUET('{raw_path}')"
+        if raw_path.endswith(".parquet")
+        else f"READ_CSV('{raw_path}', header = TRUE, all_varchar = TRUE)"
+    )
+
+    def boolean(column: str) -> str:
+        text = f"LOWER(TRIM(CAST({column} AS VARCHAR)))"
+        return f"CASE WHEN {text} IN {TRUE_SPELLINGS} THEN TRUE WHEN {text} IN {FALSE_SPELLINGS} THEN FALSE END"
+
+    query = f"""
+        WITH typed AS (
+          SELECT
+            NULLIF(TRIM(CAST(organization_id AS VARCHAR)), '') AS organization_id,
+            NULLIF(TRIM(CAST(activity_name AS VARCHAR)), '') AS activity_name,
+            TRY_CAST("timestamp" AS TIMESTAMP) AS event_at,
+            {boolean('converted')} AS converted,
+            TRY_CAST(converted_at AS TIMESTAMP) AS converted_at,
+            NULLIF(TRIM(CAST(converted_at AS VARCHAR)), '') AS raw_converted_at,
+            TRY_CAST(trial_start AS TIMESTAMP) AS trial_start,
+            TRY_CAST(trial_end AS TIMESTAMP) AS trial_end
+          FROM {reader}
+        )
+        SELECT DISTINCT organization_id, activity_name, event_at, trial_start, trial_end, converted, converted_at
+        FROM typed
+        WHERE organization_id IS NOT NULL
+          AND activity_name IS NOT NULL
+          AND event_at IS NOT NULL
+          AND trial_start IS NOT NULL
+          AND trial_end IS NOT NULL
+          AND converted IS NOT NULL
+          AND NOT (converted_at IS NULL AND raw_converted_at IS NOT NULL)
+          AND trial_end >= trial_start
+          AND NOT (converted AND converted_at IS NULL)
+          AND NOT (NOT converted AND converted_at IS NOT NULL)
+          AND event_at >= trial_start - INTERVAL ({int(far_outside_trial_days)}) DAY
+          AND event_at <= trial_end + INTERVAL ({int(far_outside_trial_days)}) DAY
+          AND event_at >= TIMESTAMP '{start}'
+    """
+    with duckdb.connect() as connection:
+        # Column names of real exports are upper case; DuckDB matches them case-insensitively.
+        events = connection.execute(query).df()
+    seconds = (events.event_at - events.trial_start).dt.total_seconds()
+    events["trial_day"] = np.floor(seconds / SECONDS_PER_DAY).astype("int64")
+    events["is_in_trial"] = (events.event_at >= events.trial_start) & (events.event_at <= events.trial_end)
+    return events
+
+
+def expected_marts(
+    raw_csv_path: Path | str,
+    goals: list[dict],
+    *,
+    start: str = "2024-01-01",
+    far_outside_trial_days: int = 90,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(goals_df, activation_df): what marts.trial_goals and marts.trial_activation should hold.
+
+    goals_df has one row per organization and goal (GOAL_COLUMNS), activation_df one row per
+    organization (ACTIVATION_COLUMNS), both sorted by their grain.
+    """
+    events = load_events(raw_csv_path, start=start, far_outside_trial_days=far_outside_trial_days)
+    organizations = (
+        events.groupby("organization_id")
+        .agg(trial_start=("trial_start", "min"), trial_end=("trial_end", "max"), converted=("converted", "any"))
+        .sort_index()
+    )
+    in_trial = events[events.is_in_trial]
+
+    goal_frames = []
+    for goal in goals:
+        goal = _typed_goal(goal)
+        matching = in_trial[in_trial.activity_name.str.fullmatch(_like_to_regex(goal["activity_pattern"]), na=False)]
+
+        def count_in(first_day, last_day, matching=matching):
+            if first_day is None or last_day is None:
+                return None
+            in_window = matching[(matching.trial_day >= first_day) & (matching.trial_day <= last_day)]
+            return in_window.groupby("organization_id").size().reindex(organizations.index, fill_value=0)
+
+        frame = pd.DataFrame(index=organizations.index)
+        frame["goal_id"] = goal["goal_id"]
+        frame["goal_kind"] = goal["goal_kind"]
+        frame["metric_value"] = count_in(goal["window_start_day"], goal["window_end_day"])
+        floor = goal["threshold_floor"]
+        if goal["goal_kind"] == "steadiness":
+            baseline = count_in(goal["baseline_start_day"], goal["baseline_end_day"])
+            fallback = count_in(goal["fallback_start_day"], goal["fallback_end_day"])
+            if fallback is not None:
+                baseline = baseline.where(baseline > 0, fallback)
+            frame["threshold"] = np.maximum(floor, goal["baseline_ratio"] * baseline.astype(float))
+        else:
+            if goal["fixed_threshold"] is not None:
+                base = goal["fixed_threshold"]
+            else:
+                converted_values = frame.metric_value[organizations.converted]
+                base = float(np.percentile(converted_values, goal["threshold_percentile"]))
+            frame["threshold"] = max(floor, base)
+        frame["is_completed"] = frame.metric_value >= frame.threshold
+        frame["completion_pct"] = np.where(
+            frame.threshold <= 0,
+            100.0,
+            np.minimum(100.0, 100.0 * frame.metric_value / frame.threshold.where(frame.threshold > 0, 1)),
+        )
+        window_events = matching[
+            (matching.trial_day >= goal["window_start_day"]) & (matching.trial_day <= goal["window_end_day"])
+        ].sort_values(["organization_id", "trial_day", "event_at"])
+        window_events["event_number"] = window_events.groupby("organization_id").cumcount() + 1
+        event_at = window_events.set_index(["organization_id", "event_number"]).event_at
+        needed = np.ceil(frame.threshold).astype("int64")
+        nth_event_at = event_at.reindex(pd.MultiIndex.from_arrays([frame.index, needed.clip(lower=1)])).to_numpy()
+        window_start = (organizations.trial_start + pd.Timedelta(days=goal["window_start_day"])).to_numpy()
+        completed_at = pd.Series(np.where(needed <= 0, window_start, nth_event_at), index=frame.index)
+        frame["completed_at"] = completed_at.where(frame.is_completed).astype("datetime64[us]")
+        goal_frames.append(frame.reset_index())
+
+    goals_df = pd.concat(goal_frames, ignore_index=True)
+    goals_df = goals_df[GOAL_COLUMNS].sort_values(["organization_id", "goal_id"]).reset_index(drop=True)
+
+    by_org = goals_df.groupby("organization_id")
+    activation = organizations.copy()
+    activation["goals_total"] = by_org.size()
+    activation["goals_completed"] = by_org.is_completed.sum()
+    activation["is_activated"] = activation.goals_total == activation.goals_completed
+    activation["activated_at"] = by_org.completed_at.max().where(activation.is_activated)
+    seconds = (activation.activated_at - activation.trial_start).dt.total_seconds()
+    activation["days_to_activation"] = np.floor(seconds / SECONDS_PER_DAY).astype("Int64")
+    activation["activation_score"] = by_org.completion_pct.mean()
+    activation_df = activation.reset_index()[ACTIVATION_COLUMNS].sort_values("organization_id").reset_index(drop=True)
+    return goals_df, activation_df
+
+
+def _typed_goal(goal: dict) -> dict:
+    """A seed row with empty strings as None and numbers as numbers."""
+    integers = ("window_start_day", "window_end_day", "baseline_start_day", "baseline_end_day", "fallback_start_day", "fallback_end_day")
+    floats = ("threshold_percentile", "fixed_threshold", "threshold_floor", "baseline_ratio")
+    typed = dict(goal)
+    for key in integers + floats:
+        value = goal.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value)):
+            typed[key] = None
+        else:
+            typed[key] = int(float(value)) if key in integers else float(value)
+    return typed
+
+
+def _like_to_regex(pattern: str) -> str:
+    """SQL LIKE (% any run, _ one character, case-sensitive as in DuckDB) as a regular expression."""
+    return "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
