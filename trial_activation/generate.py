@@ -9,35 +9,41 @@ All parameters are calibrated against aggregate statistics of the real (deduplic
 ``/work/shared/data/trial_events.csv.gz`` (966 orgs, 102,895 rows) and of its original export
 (170,526 rows, ~40% exact duplicates); no row of it is used.
 
-Model, per organisation (orgs are independent; generated in fixed-size chunks of orgs):
+Model, per organisation (orgs are independent; generated in fixed chunks of 4,096 orgs, each chunk
+from its own random stream, so memory stays bounded and output depends only on the arguments):
 
 * **Trial**: start = ``start_date`` + a uniform day in ``cohort_days`` + a time of day drawn from
   the real hour-of-day profile; every trial lasts exactly 30 days.
 * **Conversion**: converted with p = 0.21; ``CONVERTED_AT`` = start + N(30.5, 8.5) days clipped to
   [2, 60], so about half of the conversions happen after the trial ended.
-* **Engagement**: an org is *retained* (keeps using the product after its first days) with p = 0.42
-  for converters and 0.24 for non-converters (28% overall, as in the real log, where converters are
-  no more active; here they are ~1.7x as active so converter percentiles are meaningful).
-  All orgs start on their first day (day 0 for 88%, else a geometric delay). Retained orgs are then
-  active on each later day with an org-level rate ~ Beta(1.2, 1.8); the others only come back on a
-  few days right after the first one (p = 0.12, halving per day).
-* **Volume**: events on an active day = 1 + Poisson(lambda_org * day_noise * trend); lambda_org is
-  lognormal (higher for retained orgs), day_noise lognormal, and retained orgs get a per-org
-  exponential trend over the trial. This yields the real heavy tail (per-org P50 ~ 8, P90 ~ 280,
-  mean ~ 106) and the weekly profile: a big first day, then flat-ish weeks 2-4 from ~20% of orgs.
+* **Engagement**: an org is *retained* (keeps using the product after its first days) with
+  p = 0.36 for converters and 0.22 for non-converters, and converters get 1.2x the volume: they
+  have ~1.7x the mean events of the others (in the real log they are no more active; here they
+  are, so that percentiles of converted orgs mean something). All orgs start on their first day
+  (day 0 for 88%, else after a geometric delay). Retained orgs are then active on each later day
+  with an org-level rate ~ Beta(1.2, 1.8); the others only come back on a few days right after
+  the first one (p = 0.06, halving per day): ~64% of orgs are active on one day only.
+* **Volume**: events on an active day = 1 + Poisson(lambda_org * day_noise * boost * trend);
+  lambda_org and day_noise are lognormal (lambda higher for retained orgs); retained orgs get a
+  setup boost on their first days and a per-org exponential trend over the trial. This yields the
+  real heavy tail (per-org events P50 ~ 7-8, P90 ~ 270, mean ~ 110) and weekly profile (week 1
+  ~2x the events of week 2 from ~4x the orgs; weeks 2-4 flat-ish, ~22% of orgs active in each).
 * **Timing**: an active day's events come in sessions (a new session after each event with
-  p = 1/8); sessions start at a time of day drawn from the real hour profile (the first one
-  minutes after the trial start), events within a session are seconds to minutes apart
-  (lognormal gaps). Timestamps are made strictly increasing within an org, so (org, timestamp)
-  is unique before duplication. 0.5% of events are moved just outside the trial window
-  (mostly hours after TRIAL_END, some just before TRIAL_START).
-* **Activity**: drawn from the real activity mix, split into the org's first day ("setup":
-  mostly Scheduling.Shift.Created) and later days ("usage": mostly Mobile.Schedule.Loaded), times
-  per-org Gamma(0.6) preferences (orgs use a few features each).
-* **Duplicates**: 30% of orgs are *duplicate-prone*; in those, each Scheduling.Shift.Created event
-  is re-emitted with p = 0.5 (other activities p = 0.01): once, or as a burst of log-uniform size
-  up to 512 copies in all. Copies are byte-identical and adjacent to their original. Overall ~40%
-  of the rows are exact duplicates, ~96% of them Scheduling.Shift.Created.
+  p = 1/8); sessions start at a time of day drawn from the real hour profile (on day 0, minutes
+  after the trial start), events within a session are seconds to minutes apart (lognormal gaps).
+  Timestamps are made strictly increasing within an org, so (org, timestamp) is unique before
+  duplication. ~0.5% of events are moved just outside the trial window (hours after TRIAL_END
+  for events of the last 3 days, or just before TRIAL_START for day-0 events).
+* **Activity**: drawn from the real activity mix, split into the org's first active day
+  ("setup": mostly Scheduling.Shift.Created) and later days ("usage": mostly
+  Mobile.Schedule.Loaded); each org draws its own mixes ~ Dirichlet(8 * mix), which keeps the mean
+  but makes orgs use a few features each (rare activities occur in few orgs).
+* **Duplicates**: 37% of orgs are *duplicate-prone* (a systematic sample of the orgs ranked by
+  volume, which halves the seed-to-seed spread of the duplicate share); in those, each
+  Scheduling.Shift.Created event is re-emitted with p = 0.5 (other activities p = 0.006): once,
+  or (p = 0.11) as a burst of log-uniform size, up to 512 copies in all. Copies are byte-identical
+  and adjacent to their original. ~40% of the rows are exact duplicates, ~97% of them
+  Scheduling.Shift.Created, in ~28% of the orgs.
 
 Styles: ``clean`` writes ``True``/``False`` and ``YYYY-MM-DD HH:MM:SS``. ``messy`` (default; the
 committed sample) spells CONVERTED as True/TRUE/true (False/FALSE/false) per org and adds a
@@ -53,6 +59,9 @@ CLI::
     python -m trial_activation.generate --orgs 300 --seed 42 --out data/sample/trial_events.csv.gz
     python -m trial_activation.generate --events 10000000 --seed 1 --out /tmp/ev.parquet --style clean
     python -m trial_activation.generate --orgs 5000 --seed 1 --out /tmp/days --partition-by-day
+
+Python: ``generate(out, orgs=300, seed=42)`` (or ``events=``) returns a dict of counts (orgs, rows,
+unique_rows, duplicate_rows, converted_orgs, seconds, ...).
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ import gzip
 import hashlib
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -122,11 +132,12 @@ ORGS_PER_CHUNK = 4096  # fixed: part of the output's definition (per-chunk rando
 # generated log matches the real one's aggregates (quoted in tests/python/test_generate.py).
 P_CONVERT = 0.21
 CONVERT_DAYS = (30.5, 8.5, 2.0, 60.0)  # mean, sd, min, max of CONVERTED_AT - TRIAL_START in days
-P_RETAINED = (0.21, 0.38)  # (non-converter, converter)
+P_RETAINED = (0.22, 0.36)  # (non-converter, converter)
 P_FIRST_DAY_0 = 0.88       # real: 924 of 966 orgs active in week 1, 851 on day 0
 FIRST_DAY_DELAY_P = 0.2    # otherwise first day ~ Geometric(0.2)
 RETAINED_RATE = (1.2, 1.8)  # Beta(a, b): daily activity rate of retained orgs (real: ~12 days)
 P_RETURN = 0.06            # non-retained: p(active on day first+k) = P_RETURN / 2**(k-1), k<=6
+CONVERTER_INTENSITY = 1.2  # converters' volume multiplier (with P_RETAINED: ~1.7x mean events)
 LAMBDA = {False: (np.log(3.0), 1.2), True: (np.log(12.0), 1.0)}  # lognormal(mu, sigma) per retained
 DAY_NOISE_SIGMA = 0.6
 TREND = (0.2, 0.8)         # retained: intensity *= exp(trend * day / 29), trend ~ N(mean, sd)
@@ -142,12 +153,12 @@ P_DUP_ORG = 0.37           # duplicate-prone orgs (real: 266 of 966 orgs had dup
 P_DUP_EVENT = (0.006, 0.5)  # (other activities, Scheduling.Shift.Created) in duplicate-prone orgs
 P_DUP_BURST = 0.11         # a duplicated event is a burst (log-uniform 2..512 copies) ...
 MAX_COPIES = 512           # ... else a single extra copy. Real max multiplicity: 512
-MIN_ACTIVITY_SHARE = 5e-4  # floor on each share of both mixes, so that rare activities occur in small logs
+MIN_ACTIVITY_SHARE = 2e-4  # floor on the shares of both mixes: rare activities occur in mid-size logs
 ACTIVITY_ALPHA = 8.0       # per-org mixes ~ Dirichlet(alpha * mix): same mean, orgs specialise
 
-# Mean raw rows (incl. duplicates) per org at scale 1, measured on 200,000 generated orgs; used
-# to turn --events into a number of orgs.
-MEAN_ROWS_PER_ORG = 177.0
+# Mean raw rows (incl. duplicates) per org at scale 1, measured on ~200,000 generated orgs
+# (4 seeds); turns --events into a number of orgs (heavy tail: rows land within ~5-10%).
+MEAN_ROWS_PER_ORG = 199.6
 
 CONVERTED_SPELLINGS = [("False", "FALSE", "false"), ("True", "TRUE", "true")]
 
@@ -189,6 +200,7 @@ def _chunk(seed: int, chunk: int, n: int, t0: int, cohort_days: int, scale: floa
     lam = np.where(retained, rng.lognormal(LAMBDA[True][0], LAMBDA[True][1], n),
                    rng.lognormal(LAMBDA[False][0], LAMBDA[False][1], n))
     trend = np.where(retained, rng.normal(*TREND, n), 0.0)
+    lam *= np.where(converted, CONVERTER_INTENSITY, 1.0)
     mean = (scale * lam[:, None] * np.exp(trend[:, None] * d / (TRIAL_DAYS - 1))
             * (1 + retained[:, None] * SETUP_BOOST[0] * np.exp(-k.clip(0) / SETUP_BOOST[1]))
             * rng.lognormal(0.0, DAY_NOISE_SIGMA, (n, TRIAL_DAYS)))
@@ -204,16 +216,17 @@ def _chunk(seed: int, chunk: int, n: int, t0: int, cohort_days: int, scale: floa
     sess = np.cumsum(new_session) - 1
     s_org, s_day, s_pos = org[new_session], day[new_session], pos[new_session]
     tod = start[s_org] % DAY
-    on_first = s_day == first[s_org]
-    s_off = np.where(on_first & (s_day == 0),  # the first day of orgs starting on day 0: soon after
+    s_off = np.where(s_day == 0,  # day 0: the first session soon after the trial start
                      rng.exponential(FIRST_SESSION_DELAY, len(s_org))
                      + (s_pos > 0) * rng.exponential(FIRST_DAY_SESSIONS, len(s_org)),
-                     (_hour_seconds(rng, len(s_org)) - tod) % DAY)
-    s_off = np.minimum(s_off, DAY - 1).astype(np.int64)
+                     (_hour_seconds(rng, len(s_org)) - tod) % DAY).astype(np.int64)
     gmu, gsig, gcap = GAP_SECONDS
     gap = np.where(new_session, 0, np.clip(rng.lognormal(gmu, gsig, m), 1, gcap).astype(np.int64))
     csum = np.cumsum(gap)
-    in_sess = csum - csum[np.flatnonzero(new_session)][sess]
+    first_of_sess = np.flatnonzero(new_session)
+    in_sess = csum - csum[first_of_sess][sess]
+    s_len = np.maximum.reduceat(in_sess, first_of_sess)
+    s_off = np.clip(s_off, 0, DAY - 1 - s_len)  # a session ends within its trial day
     ts = np.minimum(start[org] + day * DAY + s_off[sess] + in_sess, end[org])
     # --- activity: setup mix on the first active day, usage mix after, times org preferences
     base = np.array(list(ACTIVITY_COUNTS.values()), float).T  # (2, 28)
@@ -239,7 +252,11 @@ def _chunk(seed: int, chunk: int, n: int, t0: int, cohort_days: int, scale: floa
     big = np.int64(1) << 36
     ts = np.maximum.accumulate(org * big + ts - idx) - org * big + idx
     # --- duplicates: copies per unique event (1 = no duplicate)
-    prone = rng.random(n) < P_DUP_ORG
+    # duplicate-prone orgs: a systematic sample of the orgs ranked by volume, so that the
+    # duplicate share does not hinge on whether a few giant orgs happen to be drawn
+    grid = np.floor(np.arange(n + 1) * P_DUP_ORG + rng.random())
+    prone = np.empty(n, bool)
+    prone[np.argsort(np.bincount(org, minlength=n), kind="stable")] = np.diff(grid) > 0
     p_dup = np.where(act == SHIFT_CREATED, P_DUP_EVENT[1], P_DUP_EVENT[0]) * prone[org]
     burst = np.exp(rng.uniform(np.log(2), np.log(MAX_COPIES + 1), m)).astype(np.int64)
     copies = np.where(rng.random(m) < p_dup,
@@ -267,12 +284,10 @@ def _table(c: dict, ids: list[str], seed: int, chunk: int, typed: bool, messy: b
     dictcol = lambda idx, values: pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()), values)
     conv_at = np.where(c["converted"], c["conv_at"], 0)
     if typed:
-        org_cols = [pa.array(c["converted"]),
-                    pa.array(conv_at.astype("datetime64[s]"), mask=~c["converted"]).cast(pa.timestamp("us")),
-                    _ts(c["start"]), _ts(c["end"])]
-        cols = [pa.array(ids), pa.array(ACTIVITIES), _ts(c["ts"][rows])]
-        cols = [dictcol(org, cols[0]), dictcol(c["act"][rows], cols[1]), cols[2]]
-        cols += [pa.array(col.take(pa.array(org))) for col in org_cols]
+        conv_at_col = pa.array(conv_at.astype("datetime64[s]"), mask=~c["converted"]).cast(pa.timestamp("us"))
+        per_org = [pa.array(ids), pa.array(c["converted"]), conv_at_col, _ts(c["start"]), _ts(c["end"])]
+        per_org = [col.take(pa.array(org)) for col in per_org]
+        cols = per_org[:1] + [pa.array(ACTIVITIES).take(pa.array(c["act"][rows])), _ts(c["ts"][rows])] + per_org[1:]
         return pa.table(cols, names=COLUMNS)
     n = c["n"]
     srng = np.random.default_rng([seed, chunk, 1])  # spelling only: never changes the data
@@ -305,9 +320,10 @@ class _CsvSink:
         self.opts = pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=65536)
 
     def write(self, t: pa.Table) -> None:
-        buf = pa.BufferOutputStream()
-        pacsv.write_csv(t, buf, self.opts)
-        self.f.write(buf.getvalue())
+        for offset in range(0, len(t), 1 << 18):  # bounded buffers
+            buf = pa.BufferOutputStream()
+            pacsv.write_csv(t.slice(offset, 1 << 18), buf, self.opts)
+            self.f.write(buf.getvalue())
 
     def close(self) -> None:
         self.f.close()
@@ -319,8 +335,6 @@ class _ParquetSink:
         self.path, self.w = path, None
 
     def write(self, t: pa.Table) -> None:
-        t = t.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                              for f in t.schema]))
         if self.w is None:
             self.w = pq.ParquetWriter(self.path, t.schema, compression="zstd")
         self.w.write_table(t, row_group_size=1 << 20)
@@ -331,10 +345,16 @@ class _ParquetSink:
 
 
 class _DaySink:
-    """Hive-style partitions: DIR/event_date=YYYY-MM-DD/part-0.parquet, by the event's date."""
+    """Hive-style partitions: DIR/event_date=YYYY-MM-DD/part-0.parquet, by the event's date.
+
+    Each chunk is split by day; the day slices are buffered up to BUFFER_ROWS rows in all, so that
+    the per-day row groups are not tiny.
+    """
+
+    BUFFER_ROWS = 2_000_000
 
     def __init__(self, root: Path):
-        self.root, self.sinks = root, {}
+        self.root, self.sinks, self.slices, self.buffered = root, {}, {}, 0
 
     def write(self, t: pa.Table) -> None:
         days = t.column("TIMESTAMP").cast(pa.timestamp("s")).cast(pa.int64()).to_numpy() // DAY
@@ -342,14 +362,22 @@ class _DaySink:
         t, days = t.take(pa.array(order)), days[order]
         bounds = np.flatnonzero(np.diff(days)) + 1
         for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(days)]):
-            day = str(np.datetime64(int(days[lo]), "D"))
+            self.slices.setdefault(str(np.datetime64(int(days[lo]), "D")), []).append(t.slice(lo, hi - lo))
+        self.buffered += len(t)
+        if self.buffered >= self.BUFFER_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for day, slices in sorted(self.slices.items()):
             if day not in self.sinks:
                 d = self.root / f"event_date={day}"
                 d.mkdir(parents=True, exist_ok=True)
                 self.sinks[day] = _ParquetSink(d / "part-0.parquet")
-            self.sinks[day].write(t.slice(lo, hi - lo))
+            self.sinks[day].write(pa.concat_tables(slices))
+        self.slices, self.buffered = {}, 0
 
     def close(self) -> None:
+        self.flush()
         for s in self.sinks.values():
             s.close()
 
@@ -370,7 +398,9 @@ def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events
     if orgs is None:
         orgs = max(1, round(events / (MEAN_ROWS_PER_ORG * events_per_org_scale)))
     out = Path(out)
-    fmt = "parquet" if partition_by_day else (format or infer_format(out))
+    fmt = format or ("parquet" if partition_by_day else infer_format(out))
+    if partition_by_day and fmt != "parquet":
+        raise ValueError("partition_by_day writes Parquet only")
     if partition_by_day:
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out} is not empty")
@@ -382,13 +412,21 @@ def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events
     stats = dict(orgs=orgs, rows=0, unique_rows=0, converted_orgs=0, format=fmt, path=str(out))
     began = time.perf_counter()
     try:
-        for chunk, first in enumerate(range(0, orgs, ORGS_PER_CHUNK)):
-            n = min(ORGS_PER_CHUNK, orgs - first)
-            c = _chunk(seed, chunk, n, t0, cohort_days, events_per_org_scale)
-            sink.write(_table(c, org_ids(seed, first, n), seed, chunk, fmt == "parquet", style == "messy"))
-            stats["rows"] += int(c["copies"].sum())
-            stats["unique_rows"] += len(c["ts"])
-            stats["converted_orgs"] += int(c["converted"].sum())
+        # One writer thread: the next chunk is generated while the previous one is written.
+        with ThreadPoolExecutor(max_workers=1) as pool:  # (exiting waits for the pending write)
+            pending = None
+            for chunk, first in enumerate(range(0, orgs, ORGS_PER_CHUNK)):
+                n = min(ORGS_PER_CHUNK, orgs - first)
+                c = _chunk(seed, chunk, n, t0, cohort_days, events_per_org_scale)
+                table = _table(c, org_ids(seed, first, n), seed, chunk, fmt == "parquet", style == "messy")
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(sink.write, table)
+                stats["rows"] += int(c["copies"].sum())
+                stats["unique_rows"] += len(c["ts"])
+                stats["converted_orgs"] += int(c["converted"].sum())
+            if pending is not None:
+                pending.result()
     finally:
         sink.close()
     stats["duplicate_rows"] = stats["rows"] - stats["unique_rows"]
@@ -398,7 +436,7 @@ def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events
     return stats
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m trial_activation.generate", description=__doc__.split("\n")[0])
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--orgs", type=int, help="number of organisations")
@@ -417,8 +455,8 @@ def main(argv: list[str] | None = None) -> dict:
                      cohort_days=a.cohort_days, events_per_org_scale=a.events_per_org_scale,
                      style=a.style, partition_by_day=a.partition_by_day)
     print(" ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
-    return stats
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

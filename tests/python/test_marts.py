@@ -3,6 +3,8 @@ computation of the same rules (tests/python/independent.py: plain DuckDB + panda
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,3 +93,20 @@ def test_real_log_marts_match_independent_computation(tmp_path):
     assert len(activation) == 966
     assert_frames_match(goals, expected_goals, ["organization_id", "goal_id"])
     assert_frames_match(activation, expected_activation, ["organization_id"])
+
+
+def test_goal_that_separates_no_one_warns_by_name_without_blocking(make_context, project_copy, caplog):
+    """A goal every organization passes (percentile 0, floor 0) builds, and the warning names it."""
+    with open(project_copy / "seeds" / "activation_goals.csv", "a", encoding="utf-8") as seed:
+        seed.write('everyone,Everyone,"P0 with floor 0: passes everyone",window_count,%,0,6,0,,0,,,,,\n')
+    context = make_context()
+    with caplog.at_level(logging.WARNING):
+        build(context)
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any(w.startswith("Goal 'everyone' is completed by every organization") for w in warnings), warnings
+    assert not any(w.startswith("Goal 'week_") for w in warnings), warnings
+    completed = context.fetchdf(
+        "SELECT COUNT(*) FILTER (WHERE NOT is_completed) AS open FROM marts.trial_goals WHERE goal_id = 'everyone'"
+    )
+    assert completed.open.iloc[0] == 0

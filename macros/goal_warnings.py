@@ -1,0 +1,32 @@
+"""Name the goals that separate no one, after marts.trial_goals is built.
+
+The model's non-blocking `goal_separates_organizations` audit finds them, but SQLMesh's warning only
+says how many rows failed; this post-statement says which goals, through SQLMesh's own connection
+(the engine adapter) and console, so the warning reaches the CLI, the UI and the logs.
+"""
+
+from sqlmesh import macro
+from sqlmesh.core.console import get_console
+
+
+@macro()
+def warn_goals_that_separate_no_one(evaluator) -> None:
+    # Post-statements run in the "creating" stage when the table is first built, "evaluating" after.
+    if evaluator.runtime_stage not in ("creating", "evaluating"):
+        return None
+    rows = evaluator.engine_adapter.fetchall(
+        f"""
+        SELECT goal_id, COUNT(*) FILTER (WHERE is_completed), COUNT(*)
+        FROM {evaluator.this_model}
+        GROUP BY goal_id
+        HAVING COUNT(*) FILTER (WHERE is_completed) IN (0, COUNT(*))
+        ORDER BY goal_id
+        """
+    )
+    for goal_id, completed, organizations in rows:
+        who = "every organization" if completed else "no organization"
+        get_console().log_warning(
+            f"Goal '{goal_id}' is completed by {who} ({completed} of {organizations}): its threshold "
+            f"separates no one. Check its row in seeds/activation_goals.csv and intermediate.goal_thresholds."
+        )
+    return None
