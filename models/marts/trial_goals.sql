@@ -114,11 +114,14 @@ SELECT
     WHEN NOT e.is_completed
     THEN NULL
     WHEN e.events_needed <= 0
-    THEN e.trial_start + INTERVAL (e.window_start_day) DAY
+    THEN e.trial_start + e.window_start_day * INTERVAL '1' DAY
     ELSE c.event_at
   END AS completed_at /* when the event that met the threshold happened; NULL when not completed */
 FROM evaluated AS e
 LEFT JOIN completing_events AS c
   ON e.organization_id = c.organization_id
   AND e.goal_id = c.goal_id
-  AND c.event_number = c.event_number_in_day
+  AND c.event_number = c.event_number_in_day;
+
+/* Names the goals that the non-blocking goal_separates_organizations audit finds. */
+@warn_goals_that_separate_no_one()
