@@ -1,11 +1,11 @@
-"""Command line: `trial-activation build|summary|generate ...` (also `python -m trial_activation`)."""
+"""Command line: `trial-activation build|summary|compare|generate ...` (also `python -m trial_activation`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from trial_activation.project import activation_summary, build, open_context
+from trial_activation.project import PROJECT_ROOT, activation_summary, build, open_context
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,8 +13,16 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="plan and apply an environment (prod by default), then summarise it")
     summary_cmd = commands.add_parser("summary", help="print the activation summary of an environment")
-    for command in (build_cmd, summary_cmd):
-        command.add_argument("--environment", "-e", default="prod")
+    compare_cmd = commands.add_parser(
+        "compare", help="what changes between two environments: activation gained/lost, per-goal thresholds and completion"
+    )
+    compare_cmd.add_argument("--source", default="prod", help="environment compared from (default: prod)")
+    compare_cmd.add_argument("--target", default="dev", help="environment compared to (default: dev)")
+    compare_cmd.add_argument("--sample", type=int, default=5, help="organization ids listed per direction (default: 5)")
+    compare_cmd.add_argument("--project", help="project directory (default: this checkout)")
+    for command in (build_cmd, summary_cmd, compare_cmd):
+        if command is not compare_cmd:
+            command.add_argument("--environment", "-e", default="prod")
         command.add_argument("--events", help="raw event file or glob (default: TRIAL_EVENTS_PATH, then the sample)")
         command.add_argument("--warehouse", help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, then warehouse/)")
     commands.add_parser("generate", help="generate a trial event log (see --help)", add_help=False)
@@ -26,6 +34,16 @@ def main(argv: list[str] | None = None) -> int:
         return generate_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "compare":
+        context = open_context(args.project or PROJECT_ROOT, events_path=args.events, warehouse_path=args.warehouse)
+        from trial_activation.compare import compare_environments, format_comparison
+
+        try:
+            comparison = compare_environments(context, args.source, args.target, sample=args.sample)
+        except ValueError as error:  # an environment that does not exist
+            parser.exit(2, f"trial-activation compare: {error}\n")
+        print(format_comparison(comparison))
+        return 0
     context = open_context(events_path=args.events, warehouse_path=args.warehouse)
     if args.command == "build":
         build(context, args.environment)

@@ -210,12 +210,20 @@ def expected_marts(
 
 def _typed_goal(goal: dict) -> dict:
     """A seed row with empty strings as None and numbers as numbers."""
-    integers = ("window_start_day", "window_end_day", "baseline_start_day", "baseline_end_day", "fallback_start_day", "fallback_end_day")
+    integers = (
+        "window_start_day",
+        "window_end_day",
+        "baseline_start_day",
+        "baseline_end_day",
+        "fallback_start_day",
+        "fallback_end_day",
+    )
     floats = ("threshold_percentile", "fixed_threshold", "threshold_floor", "baseline_ratio")
     typed = dict(goal)
     for key in integers + floats:
         value = goal.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value)):
+        missing = value is None or (isinstance(value, str) and not value.strip())
+        if missing or (isinstance(value, float) and math.isnan(value)):
             typed[key] = None
         else:
             typed[key] = int(float(value)) if key in integers else float(value)

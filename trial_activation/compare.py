@@ -1,0 +1,165 @@
+"""The effect of a change between two environments (prod vs dev by default), in a few lines.
+
+Which organizations gain or lose activation comes from SQLMesh's own table diff, restricted to the
+activated rows: an organization activated only in the source environment lost activation, one
+activated only in the target gained it. Per goal, the threshold and the completion count and rate
+are read from each environment's views (intermediate.goal_thresholds, marts.trial_goals).
+
+    context = open_context()
+    print(format_comparison(compare_environments(context, "prod", "dev")))
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlmesh import Context
+
+from trial_activation.project import mart_table
+
+
+@dataclass
+class EnvironmentComparison:
+    """What changes from `source` to `target`."""
+
+    source: str
+    target: str
+    organizations: tuple[int, int]  # (source, target)
+    activated: tuple[int, int]
+    gained_count: int  # activated in target, not in source
+    lost_count: int  # activated in source, not in target
+    gained_sample: list[str] = field(default_factory=list)  # the first organization ids, sorted
+    lost_sample: list[str] = field(default_factory=list)
+    # One row per goal of either environment: goal_id, then threshold, rule, completed, organizations and
+    # completion_rate, each suffixed _source and _target (NaN where the goal is absent).
+    goals: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def compare_environments(
+    context: Context, source: str = "prod", target: str = "dev", *, sample: int = 5
+) -> EnvironmentComparison:
+    """Compare the marts of two environments; `sample` organization ids are listed per direction."""
+    for environment in (source, target):
+        if context.state_reader.get_environment(environment) is None:
+            raise ValueError(
+                f"environment '{environment}' does not exist: build it first (`sqlmesh plan {environment}`)"
+            )
+    activation = {env: mart_table(context, "marts.trial_activation", env) for env in (source, target)}
+    # Only the activated rows of each side: rows only in the source lost activation, rows only in
+    # the target gained it. The diff runs in the engine; only the counts and samples come back.
+    with _quiet_sql_log():
+        diff = context.table_diff(
+            activation[source],
+            activation[target],
+            on=["organization_id"],
+            where="is_activated",
+            limit=max(sample, 1),
+            show=False,
+        )[0].row_diff()
+    totals = {
+        env: context.fetchdf(
+            f"SELECT COUNT(*) AS organizations, COUNT(*) FILTER (WHERE is_activated) AS activated FROM {table}"
+        ).iloc[0]
+        for env, table in activation.items()
+    }
+    return EnvironmentComparison(
+        source=source,
+        target=target,
+        organizations=(int(totals[source].organizations), int(totals[target].organizations)),
+        activated=(int(totals[source].activated), int(totals[target].activated)),
+        gained_count=diff.t_only_count,
+        lost_count=diff.s_only_count,
+        gained_sample=sorted(diff.t_sample["organization_id"].astype(str))[:sample] if sample else [],
+        lost_sample=sorted(diff.s_sample["organization_id"].astype(str))[:sample] if sample else [],
+        goals=_goal_comparison(context, source, target),
+    )
+
+
+@contextmanager
+def _quiet_sql_log():
+    """Context.table_diff logs its SQL at the caller's effective level (WARNING outside the sqlmesh CLI,
+    which Python then prints to stderr): keep the engine adapter quiet while it runs."""
+    adapter_logger = logging.getLogger("sqlmesh.core.engine_adapter")
+    level = adapter_logger.level
+    adapter_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        adapter_logger.setLevel(level)
+
+
+def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
+    frames = []
+    for env in (source, target):
+        goals = mart_table(context, "marts.trial_goals", env)
+        thresholds = mart_table(context, "intermediate.goal_thresholds", env)
+        frame = context.fetchdf(
+            f"""
+            SELECT
+              t.goal_id,
+              t.threshold,
+              CASE
+                WHEN t.goal_kind = 'steadiness' THEN CAST(t.baseline_ratio AS TEXT) || ' x baseline'
+                WHEN t.fixed_threshold IS NOT NULL THEN 'fixed'
+                ELSE 'p' || CAST(t.threshold_percentile AS TEXT)
+              END AS rule,
+              COUNT(g.organization_id) FILTER (WHERE g.is_completed) AS completed,
+              COUNT(g.organization_id) AS organizations
+            FROM {thresholds} AS t
+            LEFT JOIN {goals} AS g
+              ON t.goal_id = g.goal_id
+            GROUP BY t.goal_id, t.threshold, t.goal_kind, t.baseline_ratio, t.fixed_threshold, t.threshold_percentile
+            """
+        )
+        frame["completion_rate"] = frame.completed / frame.organizations.where(frame.organizations > 0)
+        frames.append(frame.set_index("goal_id").add_suffix("_source" if env == source else "_target"))
+    return frames[0].join(frames[1], how="outer").sort_index().reset_index()
+
+
+def format_comparison(comparison: EnvironmentComparison) -> str:
+    """The comparison as the short text the CLI prints."""
+    c = comparison
+    arrow = f"{c.source} -> {c.target}"
+    lines = [f"Trial activation: {arrow}"]
+    lines.append(f"  organizations            {c.organizations[0]:,} -> {c.organizations[1]:,}")
+    lines.append(
+        f"  activated (all goals)    {c.activated[0]:,} ({_pct(c.activated[0], c.organizations[0])}) -> "
+        f"{c.activated[1]:,} ({_pct(c.activated[1], c.organizations[1])})"
+    )
+    directions = (("gain", c.gained_count, c.gained_sample), ("lose", c.lost_count, c.lost_sample))
+    for verb, count, ids in directions:
+        more = f", ... ({count - len(ids):,} more)" if count > len(ids) else ""
+        listed = f": {', '.join(ids)}{more}" if ids else ""
+        lines.append(f"  organizations that {verb} activation: {count:,}{listed}")
+    lines.append(f"  {'goal':<24} {'threshold (' + arrow + ')':<36} completed by ({arrow})")
+    for row in c.goals.itertuples():
+        threshold = " -> ".join(
+            _threshold(rule, value)
+            for rule, value in ((row.rule_source, row.threshold_source), (row.rule_target, row.threshold_target))
+        )
+        completed = " -> ".join(
+            _completed(count, rate)
+            for count, rate in (
+                (row.completed_source, row.completion_rate_source),
+                (row.completed_target, row.completion_rate_target),
+            )
+        )
+        lines.append(f"  {row.goal_id:<24} {threshold:<36} {completed}")
+    return "\n".join(lines)
+
+
+def _threshold(rule, threshold) -> str:
+    if not isinstance(rule, str):
+        return "(no goal)"
+    return rule if pd.isna(threshold) else f"{rule.removesuffix('.0')}: {threshold:g}"
+
+
+def _completed(completed, rate) -> str:
+    return "(no goal)" if pd.isna(completed) else f"{int(completed):,} ({100 * rate:.1f}%)"
+
+
+def _pct(part, whole) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
