@@ -19,12 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     compare_cmd.add_argument("--source", default="prod", help="environment compared from (default: prod)")
     compare_cmd.add_argument("--target", default="dev", help="environment compared to (default: dev)")
     compare_cmd.add_argument("--sample", type=int, default=5, help="organization ids listed per direction (default: 5)")
-    compare_cmd.add_argument("--project", help="project directory (default: this checkout)")
     for command in (build_cmd, summary_cmd, compare_cmd):
         if command is not compare_cmd:
             command.add_argument("--environment", "-e", default="prod")
         command.add_argument("--events", help="raw event file or glob (default: TRIAL_EVENTS_PATH, then the sample)")
         command.add_argument("--warehouse", help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, then warehouse/)")
+        command.add_argument("--project", default=PROJECT_ROOT, help="project directory (default: this checkout)")
     commands.add_parser("generate", help="generate a trial event log (see --help)", add_help=False)
 
     args, rest = parser.parse_known_args(argv)
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         return generate_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    context = open_context(args.project, events_path=args.events, warehouse_path=args.warehouse)
     if args.command == "compare":
-        context = open_context(args.project or PROJECT_ROOT, events_path=args.events, warehouse_path=args.warehouse)
         from trial_activation.compare import compare_environments, format_comparison
 
         try:
@@ -44,7 +44,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"trial-activation compare: {error}\n")
         print(format_comparison(comparison))
         return 0
-    context = open_context(events_path=args.events, warehouse_path=args.warehouse)
     if args.command == "build":
         build(context, args.environment)
     print(activation_summary(context, args.environment))
