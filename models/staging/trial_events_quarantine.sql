@@ -19,7 +19,8 @@ MODEL (
         'trial_end_before_trial_start',
         'converted_without_converted_at',
         'converted_at_without_conversion',
-        'event_far_outside_trial'
+        'event_far_outside_trial',
+        'event_before_project_start'
       )
     ),
     raw_rows_accounted_for

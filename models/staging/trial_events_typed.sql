@@ -3,7 +3,11 @@
    staging.trial_events_quarantine the others, so the two always partition the raw rows. */
 MODEL (
   name staging.trial_events_typed,
-  kind VIEW
+  kind VIEW,
+  /* Its checks are the quarantine reasons; they are audited where they land (staging.trial_events,
+     staging.trial_events_quarantine and the raw_rows_accounted_for audit), so that the file is not
+     scanned once more just to audit a view. */
+  ignored_rules (nomissingaudits)
 );
 
 WITH typed AS (
@@ -56,8 +60,10 @@ SELECT
     THEN 'converted_without_converted_at'
     WHEN NOT converted AND NOT converted_at IS NULL
     THEN 'converted_at_without_conversion'
-    WHEN event_at < trial_start - INTERVAL (@far_outside_trial_days) DAY
-    OR event_at > trial_end + INTERVAL (@far_outside_trial_days) DAY
+    WHEN event_at < trial_start - @far_outside_trial_days * INTERVAL '1' DAY
+    OR event_at > trial_end + @far_outside_trial_days * INTERVAL '1' DAY
     THEN 'event_far_outside_trial'
+    WHEN event_at < CAST(@trial_events_start AS TIMESTAMP)
+    THEN 'event_before_project_start' /* before every model's start: no incremental load covers it */
   END AS quarantine_reason /* why the row cannot be used; NULL for a valid row */
 FROM typed
