@@ -1,13 +1,21 @@
-# Start a disposable PostgreSQL server on 127.0.0.1 for the tests and export its DSN parts.
+# Start a disposable PostgreSQL server on 127.0.0.1 for the tests and export its connection variables.
 # Sourced by .ci/run; usable by hand: `source .ci/postgres.sh && start_test_postgres`.
 start_test_postgres() {
-  local bindir datadir port=${TRIAL_PG_PORT:-54329}
+  local bindir
   bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  datadir=$(mktemp -d /tmp/trial-activation-pg.XXXXXX)
-  chown postgres "$datadir"
-  runuser -u postgres -- "$bindir/initdb" -D "$datadir" -A trust -U postgres >/dev/null
-  runuser -u postgres -- "$bindir/pg_ctl" -D "$datadir" -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" \
-    -l "$datadir/server.log" -w start >/dev/null
-  export TRIAL_PG_HOST=127.0.0.1 TRIAL_PG_PORT=$port TRIAL_PG_USER=postgres TRIAL_PG_DATABASE=postgres
-  echo "test PostgreSQL running on 127.0.0.1:$port (data in $datadir)"
+  TRIAL_PG_DATADIR=$(mktemp -d /tmp/trial-activation-pg.XXXXXX)
+  # A free port unless one is asked for, so a server already running here does not get in the way.
+  TRIAL_PG_PORT=${TRIAL_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+  chown postgres "$TRIAL_PG_DATADIR"
+  runuser -u postgres -- "$bindir/initdb" -D "$TRIAL_PG_DATADIR" -A trust -U postgres >/dev/null
+  runuser -u postgres -- "$bindir/pg_ctl" -D "$TRIAL_PG_DATADIR" -l "$TRIAL_PG_DATADIR/server.log" -w \
+    -o "-p $TRIAL_PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+  export TRIAL_PG_HOST=127.0.0.1 TRIAL_PG_PORT TRIAL_PG_USER=postgres TRIAL_PG_DATABASE=postgres TRIAL_PG_DATADIR
+  echo "test PostgreSQL running on 127.0.0.1:$TRIAL_PG_PORT (data in $TRIAL_PG_DATADIR)"
+}
+
+stop_test_postgres() {
+  local bindir
+  bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  runuser -u postgres -- "$bindir/pg_ctl" -D "$TRIAL_PG_DATADIR" -m fast stop >/dev/null && rm -rf "$TRIAL_PG_DATADIR"
 }
