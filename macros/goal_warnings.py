@@ -5,6 +5,7 @@ says how many rows failed; this post-statement says which goals, through SQLMesh
 (the engine adapter) and console, so the warning reaches the CLI, the UI and the logs.
 """
 
+from sqlglot import exp
 from sqlmesh import macro
 from sqlmesh.core.console import get_console
 
@@ -14,15 +15,19 @@ def warn_goals_that_separate_no_one(evaluator) -> None:
     # Post-statements run in the "creating" stage when the table is first built, "evaluating" after.
     if evaluator.runtime_stage not in ("creating", "evaluating"):
         return None
-    rows = evaluator.engine_adapter.fetchall(
+    # Parsed in the model's dialect (this_model is quoted in it), written out by the adapter in the
+    # engine's: the same post-statement runs on DuckDB, Spark and PostgreSQL.
+    query = exp.maybe_parse(
         f"""
         SELECT goal_id, COUNT(*) FILTER (WHERE is_completed), COUNT(*)
         FROM {evaluator.this_model}
         GROUP BY goal_id
         HAVING COUNT(*) FILTER (WHERE is_completed) IN (0, COUNT(*))
         ORDER BY goal_id
-        """
+        """,
+        dialect=evaluator.dialect,
     )
+    rows = evaluator.engine_adapter.fetchall(query)
     for goal_id, completed, organizations in rows:
         who = "every organization" if completed else "no organization"
         get_console().log_warning(

@@ -3,6 +3,8 @@
 from sqlglot import exp
 from sqlmesh import macro
 
+from macros.engine import engine_dialect
+
 TRUE_SPELLINGS = ("true", "t", "1", "yes", "y")
 FALSE_SPELLINGS = ("false", "f", "0", "no", "n")
 
@@ -24,4 +26,25 @@ def parse_timestamp(evaluator, value: exp.Expression) -> exp.Expression:
     TRY_CAST alone (no TRIM or CAST to text first) so a typed Parquet column stays typed and the
     incremental time filter is pushed down to the file scan.
     """
+    if engine_dialect(evaluator) == "postgres":
+        return _postgres_try_cast_timestamp(value)
     return exp.TryCast(this=value, to=exp.DataType.build("TIMESTAMP"))
+
+
+# PostgreSQL has no TRY_CAST (sqlglot writes a CAST, and one bad row would fail the whole query):
+# cast only text shaped like a timestamp whose day exists in its month. CASE evaluates in order, so
+# the CASTs never see other text.
+_TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?$"
+)
+
+
+def _postgres_try_cast_timestamp(value: exp.Expression) -> exp.Expression:
+    text = f"TRIM(CAST({value.sql('postgres')} AS TEXT))"
+    last_day_of_month = f"EXTRACT(DAY FROM CAST(SUBSTRING({text}, 1, 7) || '-01' AS DATE) + INTERVAL '1 month' - INTERVAL '1 day')"
+    return exp.maybe_parse(
+        f"CASE WHEN NOT {text} ~ '{_TIMESTAMP_PATTERN}' THEN NULL"
+        f" WHEN CAST(SUBSTRING({text}, 9, 2) AS INT) <= {last_day_of_month} THEN CAST({text} AS TIMESTAMP) END",
+        dialect="postgres",
+    )

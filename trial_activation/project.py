@@ -11,7 +11,7 @@ from sqlmesh import Context
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "trial_activation.duckdb"
 # What a copy of the project needs to build (tests build on copies, never on the checkout's warehouse).
-PROJECT_PARTS = ("config.yaml", "models", "macros", "audits", "seeds", "tests", "data/sample")
+PROJECT_PARTS = ("config.yaml", "external_models.yaml", "models", "macros", "audits", "seeds", "tests", "data/sample")
 
 
 def open_context(

@@ -16,7 +16,7 @@ SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch):
     """No test inherits the project's input/output variables from the shell, and none leaks them."""
-    for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH", "TRIAL_EVENTS_START"):
+    for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH", "TRIAL_EVENTS_START", "TRIAL_GATEWAY"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -1,0 +1,23 @@
+"""The SQL dialect of the engine a model is rendered for, for the few expressions that must differ.
+
+Models are written in DuckDB's dialect and SQLMesh transpiles them to each gateway's engine. Where a
+construct has no transpilable equivalent (PostgreSQL has no TRY_CAST; Ibis compiles per engine), a
+macro asks for the engine's dialect here.
+"""
+
+from __future__ import annotations
+
+from sqlmesh.utils.errors import SQLMeshError
+
+
+def engine_dialect(evaluator) -> str:
+    """The dialect of the engine that will run the query: 'duckdb', 'spark', 'postgres', ...
+
+    When SQLMesh evaluates a model (and in unit tests) the evaluator carries the engine adapter of the
+    gateway (or of the test connection). While the project loads there is none: the query is then
+    rendered in the model's own dialect, which is only used to find dependencies, never executed.
+    """
+    try:
+        return evaluator.engine_adapter.dialect
+    except SQLMeshError:
+        return evaluator.dialect

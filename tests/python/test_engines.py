@@ -1,0 +1,202 @@
+"""The same models, unchanged, on Apache Spark (local mode) and PostgreSQL: the marts equal DuckDB's.
+
+Each engine test loads the committed sample into that engine's raw.trial_events table (every column
+text, like the CSV), builds prod through the engine's gateway (TRIAL_GATEWAY=spark|postgres, see
+config.yaml) and compares marts.trial_goals and marts.trial_activation with the DuckDB build of the
+same file, row for row: floats within a tolerance, timestamps to the microsecond, booleans as booleans.
+
+Neither test skips: when Spark (pyspark, Java) or PostgreSQL (the TRIAL_PG_* variables `.ci/run`
+exports) is missing, it fails and says what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import gzip
+import math
+import os
+import shutil
+import uuid
+
+import pandas as pd
+import pytest
+
+from trial_activation.project import build, copy_project, open_context
+
+from conftest import SAMPLE_LOG
+
+MARTS = {
+    "marts.trial_goals": ("organization_id", "goal_id"),
+    "marts.trial_activation": ("organization_id",),
+}
+RAW_COLUMNS = ("organization_id", "activity_name", "timestamp", "converted", "converted_at", "trial_start", "trial_end")
+
+
+@pytest.fixture(scope="module")
+def duckdb_marts(tmp_path_factory):
+    """The marts of the DuckDB build on the sample: {model: sorted normalised rows}, plus the columns."""
+    root = tmp_path_factory.mktemp("engines_duckdb")
+    saved = {name: os.environ.get(name) for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH", "TRIAL_GATEWAY")}
+    os.environ.pop("TRIAL_GATEWAY", None)
+    try:
+        context = open_context(
+            copy_project(root / "project"), events_path=SAMPLE_LOG, warehouse_path=root / "warehouse.duckdb"
+        )
+        build(context, skip_tests=True)
+        marts = {model: fetch_mart(context, model) for model in MARTS}
+        context.close()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return marts
+
+
+def test_spark_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
+    require_spark()
+    monkeypatch.setenv("TRIAL_GATEWAY", "spark")
+    monkeypatch.setenv("TRIAL_SPARK_MASTER", os.environ.get("TRIAL_SPARK_MASTER", "local[2]"))
+    monkeypatch.setenv("TRIAL_SPARK_WAREHOUSE_DIR", str(tmp_path / "spark-warehouse"))
+    monkeypatch.setenv("TRIAL_SPARK_METASTORE_DIR", str(tmp_path / "spark-metastore"))
+    monkeypatch.setenv("TRIAL_SPARK_STATE_PATH", str(tmp_path / "spark-state.duckdb"))
+    (tmp_path / "spark-metastore").mkdir()
+    project = copy_project(tmp_path / "project")
+    context = open_context(project, warehouse_path=tmp_path / "unused.duckdb", gateway="spark")
+    spark = context.engine_adapter.spark
+    try:
+        # An external CSV table over a headerless copy of the sample: Spark reads every column as
+        # text (an empty field as NULL, as DuckDB's and PostgreSQL's CSV readers do).
+        body = tmp_path / "raw" / "trial_events.csv"
+        body.parent.mkdir()
+        write_rows_without_header(SAMPLE_LOG, body)
+        spark.sql("CREATE DATABASE IF NOT EXISTS raw")
+        spark.sql(
+            f"CREATE TABLE raw.trial_events ({', '.join(f'`{c}` STRING' for c in RAW_COLUMNS)})"
+            f" USING csv OPTIONS (path '{body.parent}', header 'false')"
+        )
+        build(context, skip_tests=True)  # the YAML unit tests run on DuckDB (test_sqlmesh_checks.py)
+        for model in MARTS:
+            assert_same_mart(model, fetch_mart(context, model), duckdb_marts[model])
+    finally:
+        context.close()
+        spark.stop()
+
+
+def test_postgres_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
+    psycopg2 = require_postgres()
+    server = postgres_server()
+    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(**server)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    try:
+        with psycopg2.connect(**{**server, "dbname": database}) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.trial_events ({', '.join(f'{c} TEXT' for c in RAW_COLUMNS)})")
+            with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8", newline="") as rows:
+                cursor.copy_expert("COPY raw.trial_events FROM STDIN WITH (FORMAT csv, HEADER true)", rows)
+        monkeypatch.setenv("TRIAL_GATEWAY", "postgres")
+        monkeypatch.setenv("TRIAL_PG_DATABASE", database)
+        context = open_context(copy_project(tmp_path / "project"), warehouse_path=tmp_path / "unused.duckdb", gateway="postgres")
+        try:
+            build(context, skip_tests=True)
+            for model in MARTS:
+                assert_same_mart(model, fetch_mart(context, model), duckdb_marts[model])
+        finally:
+            context.close()
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+
+
+# --- what each engine needs -------------------------------------------------------------------
+
+
+def require_spark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        pytest.fail("Spark gateway test: pyspark is not installed (pip install -e '.[test]')")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.fail("Spark gateway test: no Java runtime (java on PATH or JAVA_HOME); Spark's local mode needs Java 17+")
+
+
+def require_postgres():
+    try:
+        import psycopg2
+    except ImportError:
+        pytest.fail("PostgreSQL gateway test: psycopg2 is not installed (pip install -e '.[test]')")
+    if not os.environ.get("TRIAL_PG_HOST"):
+        pytest.fail(
+            "PostgreSQL gateway test: TRIAL_PG_HOST is not set. Run the tests with `bash .ci/run` (it starts a"
+            " throwaway server) or export TRIAL_PG_HOST/TRIAL_PG_PORT/TRIAL_PG_USER/TRIAL_PG_PASSWORD/TRIAL_PG_DATABASE."
+        )
+    try:
+        psycopg2.connect(**postgres_server(), connect_timeout=10).close()
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"PostgreSQL gateway test: cannot connect to the server in TRIAL_PG_*: {error}")
+    return psycopg2
+
+
+def postgres_server() -> dict:
+    """psycopg2 connection arguments for the server's maintenance database."""
+    return {
+        "host": os.environ["TRIAL_PG_HOST"],
+        "port": int(os.environ.get("TRIAL_PG_PORT", "5432")),
+        "user": os.environ.get("TRIAL_PG_USER", "postgres"),
+        "password": os.environ.get("TRIAL_PG_PASSWORD", ""),
+        "dbname": os.environ.get("TRIAL_PG_DATABASE", "postgres"),
+    }
+
+
+def write_rows_without_header(source, target) -> None:
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as rows, open(target, "w", encoding="utf-8", newline="") as out:
+        next(rows)
+        shutil.copyfileobj(rows, out)
+
+
+# --- comparing marts across engines -------------------------------------------------------------
+
+
+def fetch_mart(context, model: str) -> tuple[list[str], list[tuple]]:
+    """(column names, rows sorted by the grain) with values normalised across engines."""
+    frame = context.fetchdf(f"SELECT * FROM {model}")
+    columns = [c.lower() for c in frame.columns]
+    rows = [tuple(normalise(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+    keys = [columns.index(c) for c in MARTS[model]]
+    return columns, sorted(rows, key=lambda row: tuple(row[i] for i in keys))
+
+
+def normalise(value):
+    """None for every engine's NULL; datetimes naive to the microsecond; numbers as float; bools as bool."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        return value.to_pydatetime().replace(tzinfo=None)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, decimal.Decimal)):
+        value = float(value)
+        return None if math.isnan(value) else value
+    return value
+
+
+def assert_same_mart(model: str, actual, expected) -> None:
+    actual_columns, actual_rows = actual
+    expected_columns, expected_rows = expected
+    assert actual_columns == expected_columns, f"{model}: columns differ from DuckDB's"
+    assert len(actual_rows) == len(expected_rows), f"{model}: {len(actual_rows)} rows, DuckDB has {len(expected_rows)}"
+    for actual_row, expected_row in zip(actual_rows, expected_rows):
+        for column, a, e in zip(actual_columns, actual_row, expected_row):
+            same = (
+                math.isclose(a, e, rel_tol=1e-9, abs_tol=1e-9)
+                if isinstance(a, float) and isinstance(e, float)
+                else a == e
+            )
+            assert same, f"{model}: {column} is {a!r}, DuckDB has {e!r} in row {dict(zip(actual_columns, expected_row))}"
