@@ -5,7 +5,8 @@
 MODEL (
   name staging.trial_events,
   kind INCREMENTAL_BY_TIME_RANGE (
-    time_column event_at
+    time_column event_at,
+    partition_by_time_column FALSE /* a timestamp: on Spark, one partition per distinct event time */
   ),
   grain (organization_id, activity_name, event_at, trial_start, trial_end, converted, converted_at),
   audits (
@@ -14,7 +15,7 @@ MODEL (
       columns := (organization_id, activity_name, event_at, trial_start, trial_end, converted, converted_at)
     ),
     accepted_range(column := raw_row_count, min_v := 1),
-    accepted_range(column := trial_week, min_v := 1, max_v := 5, where := is_in_trial)
+    accepted_range(column := trial_week, min_v := 1, max_v := 5, condition := is_in_trial)
   )
 );
 
