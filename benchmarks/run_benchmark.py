@@ -1,0 +1,362 @@
+"""Benchmark: full prod build, daily run and a hand-written floor query, at several log sizes.
+
+For each size (approximate raw rows, duplicates included) the script
+
+1. generates a log once with trial_activation.generate (clean style, one Parquet file per event day,
+   cached in benchmarks/work/events_<size>/, git-ignored);
+2. picks the "new day" D: the last day of the log holding at least 0.5% of its rows (a full business
+   day; the log's last few days only hold the tail of the last trials). The history is every day
+   before D; days after D are not used;
+3. repeats `--repeats` times, each in a fresh warehouse and in a subprocess (timed wall clock, peak
+   RSS from /usr/bin/time):
+   - full build: `sqlmesh plan --execution-time D` on the history (every interval before D);
+   - daily run: D's file is added to the input folder, then `sqlmesh run --end D`;
+   - floor: benchmarks/floor_query.sql on the history, writing its two tables into a fresh DuckDB file;
+4. at the smallest size (and any size with --check), checks that the floor query on history + D
+   equals the marts after the daily run (an exception if not: the floor must do the same work);
+5. writes benchmarks/results.md (medians, ratios, peak memory, per-model times) and
+   benchmarks/results.svg (time against size), and benchmarks/results.json (every measurement).
+
+Usage (from the repository root):
+
+    .venv/bin/python benchmarks/run_benchmark.py --sizes 1e6,1e7,1e8 --repeats 3
+
+Sizes already measured are kept in results.json, so sizes can be run one at a time
+(`--sizes 1e8 --repeats 1` after `--sizes 1e6,1e7`) and the report covers all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+WORK = BENCH / "work"
+PYTHON = sys.executable
+SQLMESH = str(Path(PYTHON).parent / "sqlmesh")
+MODEL_LINE = re.compile(r"\[\d+/\d+\]\s+(\S+)\s+\[(.*?)\]\s+([\d.]+)s")
+MIN_DAY_SHARE = 0.005
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1e6,1e7,1e8", help="comma-separated raw row counts, e.g. 1e6,1e7")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--check", action="store_true", help="check floor == marts at every size, not only the smallest")
+    parser.add_argument("--no-check", action="store_true", help="skip the floor == marts check (already done on this data)")
+    parser.add_argument("--results", default=str(BENCH / "results.json"))
+    parser.add_argument("--merge", nargs="*", default=[], help="other results JSON files to fold in (e.g. a size run separately), then only report")
+    args = parser.parse_args()
+
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    results_path = Path(args.results)
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    if args.merge:
+        for other in args.merge:
+            results.update(json.loads(Path(other).read_text()))
+        results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+        write_report(results)
+        print((BENCH / "results.md").read_text())
+        return
+    for size in sizes:
+        results[str(size)] = bench_size(size, args.repeats, args.seed, check=args.check or (size == min(sizes) and not args.no_check))
+        results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+        write_report(results)
+    print((BENCH / "results.md").read_text())
+
+
+def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
+    log = ensure_log(size, seed)
+    days = sorted(log.glob("event_date=*"))
+    rows = {d.name: sum(pq.ParquetFile(f).metadata.num_rows for f in d.glob("*.parquet")) for d in days}
+    total = sum(rows.values())
+    new_day = [d for d in days if rows[d.name] >= MIN_DAY_SHARE * total][-1]
+    history = [d for d in days if d.name < new_day.name]
+    day = new_day.name.split("=", 1)[1]
+    info = {
+        "size": size,
+        "log_rows": total,
+        "history_rows": sum(rows[d.name] for d in history),
+        "history_days": len(history),
+        "new_day": day,
+        "new_day_rows": rows[new_day.name],
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "full_build": [],
+        "daily_run": [],
+        "floor": [],
+    }
+    print(f"== {size:,}: {total:,} rows, history {info['history_rows']:,} rows before {day}, new day {rows[new_day.name]:,} rows", flush=True)
+
+    run_dir = WORK / f"run_{size}"
+    project = run_dir / "project"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    sys.path.insert(0, str(ROOT))
+    from trial_activation.project import copy_project
+
+    copy_project(project)
+    inputs = run_dir / "input"
+    for repeat in range(repeats):
+        # Fresh input folder (symlinks to the cached files) and fresh warehouse for every repeat.
+        if inputs.exists():
+            shutil.rmtree(inputs)
+        inputs.mkdir(parents=True)
+        for d in history:
+            (inputs / d.name).symlink_to(d.resolve())
+        warehouse = run_dir / "warehouse.duckdb"
+        for leftover in run_dir.glob("warehouse.duckdb*"):
+            leftover.unlink()
+        shutil.rmtree(project / ".cache", ignore_errors=True)
+        env = {
+            **os.environ,
+            "TRIAL_EVENTS_PATH": str(inputs / "*" / "*.parquet"),
+            "TRIAL_WAREHOUSE_PATH": str(warehouse),
+            "COLUMNS": "250",
+        }
+        env.pop("TRIAL_EVENTS_START", None)
+
+        build = timed([SQLMESH, "plan", "--auto-apply", "--no-prompts", "--skip-tests", "--skip-linter",
+                       "--execution-time", day], cwd=project, env=env)
+        info["full_build"].append(build)
+        (inputs / new_day.name).symlink_to(new_day.resolve())
+        daily = timed([SQLMESH, "run", "--end", day], cwd=project, env=env)
+        info["daily_run"].append(daily)
+        processed = {m: d for m, d, _ in daily["models"]}
+        for model in ("staging.trial_events", "intermediate.org_daily_activity"):
+            assert processed.get(model, "").startswith(f"insert {day} - {day}"), (model, processed.get(model))
+
+        floor_db = run_dir / "floor.duckdb"
+        floor_db.unlink(missing_ok=True)
+        history_glob = str(run_dir / "history" / "*" / "*.parquet")
+        make_glob_folder(run_dir / "history", history)
+        info["floor"].append(timed([PYTHON, __file__, "_floor", history_glob, str(floor_db)], cwd=ROOT, env=env))
+        print(f"   repeat {repeat + 1}: build {build['seconds']:.1f}s, daily {daily['seconds']:.1f}s,"
+              f" floor {info['floor'][-1]['seconds']:.1f}s", flush=True)
+
+        if check and repeat == 0:
+            full_glob = str(inputs / "*" / "*.parquet")
+            floor_db.unlink(missing_ok=True)
+            run_floor(full_glob, str(floor_db))
+            mismatches = compare(floor_db, warehouse)
+            info["floor_equals_marts"] = not any(mismatches.values())
+            assert info["floor_equals_marts"], f"floor query differs from the marts: {mismatches}"
+            print("   floor query == marts (after the daily run)", flush=True)
+    info["load_average_at_end"] = os.getloadavg()
+    return info
+
+
+def ensure_log(size: int, seed: int) -> Path:
+    log = WORK / f"events_{size}"
+    if not log.exists():
+        tmp = WORK / f"events_{size}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        started = time.perf_counter()
+        subprocess.run([PYTHON, "-m", "trial_activation.generate", "--events", str(size), "--seed", str(seed),
+                        "--out", str(tmp), "--partition-by-day", "--style", "clean"], cwd=ROOT, check=True)
+        tmp.rename(log)
+        print(f"   generated {log} in {time.perf_counter() - started:.0f}s", flush=True)
+    return log
+
+
+def make_glob_folder(folder: Path, days: list[Path]) -> None:
+    if folder.exists():
+        return
+    folder.mkdir(parents=True)
+    for d in days:
+        (folder / d.name).symlink_to(d.resolve())
+
+
+def timed(command: list[str], cwd: Path, env: dict) -> dict:
+    """Run command under /usr/bin/time: wall seconds, peak RSS (GiB), per-model (model, what, seconds)."""
+    stats = cwd / ".time_stats" if cwd != ROOT else WORK / ".time_stats"
+    started = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(stats), *command], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    peak_kib = int(stats.read_text().strip().splitlines()[-1])
+    text = re.sub(r"\s*\n\s*", " ", proc.stdout)  # rich may still wrap long lines
+    models = [(m, what, float(s)) for m, what, s in MODEL_LINE.findall(text)]
+    return {"seconds": seconds, "peak_rss_gib": peak_kib / 2**20, "models": models}
+
+
+def floor_sql(events_glob: str) -> str:
+    import csv
+
+    goals = ROOT / "seeds" / "activation_goals.csv"
+    with goals.open() as handle:
+        percentiles = sorted({float(r["threshold_percentile"]) for r in csv.DictReader(handle) if r["threshold_percentile"]})
+    fractions = "[" + ", ".join(repr(p / 100) for p in percentiles) + "]" if percentiles else "[0.5]"
+    sql = (BENCH / "floor_query.sql").read_text().split("*/", 1)[1]  # drop the header comment
+    for key, value in {"{events}": events_glob, "{goals}": str(goals), "{fractions}": fractions,
+                       "{far_outside_trial_days}": "90"}.items():
+        sql = sql.replace(key, value)
+    return sql
+
+
+def run_floor(events_glob: str, database: str) -> None:
+    import duckdb
+
+    with duckdb.connect(database) as connection:
+        connection.execute("SET enable_progress_bar = false")
+        if os.environ.get("BENCH_FLOOR_MEMORY_LIMIT"):  # e.g. when a build runs next to it on the same machine
+            connection.execute(f"SET memory_limit = '{os.environ['BENCH_FLOOR_MEMORY_LIMIT']}'")
+        connection.execute(floor_sql(events_glob))
+
+
+GOALS_COLUMNS = ("organization_id, goal_id, goal_name, goal_kind, metric_value, ROUND(threshold, 9),"
+                 " ROUND(completion_pct, 9), is_completed, completed_at")
+ACTIVATION_COLUMNS = ("organization_id, trial_start, trial_end, converted, converted_at, conversion_timing,"
+                      " has_conflicting_attributes, goals_total, goals_completed, is_activated, activated_at,"
+                      " days_to_activation, ROUND(activation_score, 9)")
+
+
+def compare(floor_db: Path, warehouse: Path) -> dict:
+    """Rows in one table and not the other (both ways), per mart."""
+    import duckdb
+
+    with duckdb.connect(str(floor_db), read_only=True) as connection:
+        # The prod views name their catalog after the warehouse file, so attach it under that name.
+        connection.execute(f"ATTACH '{warehouse}' AS {warehouse.stem} (READ_ONLY)")
+        out = {}
+        for table, columns in (("trial_goals", GOALS_COLUMNS), ("trial_activation", ACTIVATION_COLUMNS)):
+            out[table] = [
+                connection.sql(f"SELECT COUNT(*) FROM (SELECT {columns} FROM {a} EXCEPT ALL SELECT {columns} FROM {b})").fetchone()[0]
+                for a, b in ((table, f"{warehouse.stem}.marts.{table}"), (f"{warehouse.stem}.marts.{table}", table))
+            ]
+            assert connection.sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0
+        return {t: v for t, v in out.items() if any(v)}
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def per_model_medians(runs: list[dict]) -> dict[str, float]:
+    models: dict[str, list[float]] = {}
+    for run in runs:
+        for model, _, seconds in run["models"]:
+            models.setdefault(model, []).append(seconds)
+    return {m: median(v) for m, v in models.items()}
+
+
+def write_report(results: dict) -> None:
+    sizes = sorted(results.values(), key=lambda r: r["size"])
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `benchmarks/run_benchmark.py` (see its docstring for the method). Medians over the repeats;"
+        " wall-clock seconds of the whole command (project load, plan, models, audits, virtual layer);"
+        " peak memory is the maximum RSS of the command's process (DuckDB runs in-process).",
+        f" Machine: {os.cpu_count()} cores, shared with other jobs while measuring (load averages below), so"
+        " absolute times are noisy; the ratios are between runs made back to back in the same session.",
+        "",
+        "| log rows | history rows (days) | new day rows | repeats | full build s | daily run s | floor s"
+        " | build / floor | daily / build | peak RSS build / daily / floor GiB | load avg (1 min) start-end |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in sizes:
+        build = median([x["seconds"] for x in r["full_build"]])
+        daily = median([x["seconds"] for x in r["daily_run"]])
+        floor = median([x["seconds"] for x in r["floor"]])
+        rss = "/".join(f"{max(x['peak_rss_gib'] for x in r[k]):.2f}" for k in ("full_build", "daily_run", "floor"))
+        lines.append(
+            f"| {r['log_rows']:,} | {r['history_rows']:,} ({r['history_days']}) | {r['new_day_rows']:,} ({r['new_day']})"
+            f" | {len(r['full_build'])} | {build:.1f} | {daily:.1f} | {floor:.1f} | {build / floor:.2f}"
+            f" | {daily / build:.2f} | {rss} | {r['load_average_at_start'][0]:.1f}-{r.get('load_average_at_end', [float('nan')])[0]:.1f} |"
+        )
+    lines += ["", "Floor query equal to the marts (checked after the daily run, on history + new day): "
+              + ", ".join(f"{r['log_rows']:,}: {r['floor_equals_marts']}" for r in sizes if "floor_equals_marts" in r), ""]
+    lines += ["## Per-model seconds (medians; model evaluation plus its audits)", ""]
+    header = "| model |" + "".join(f" build {r['size']:.0e} | daily {r['size']:.0e} |" for r in sizes)
+    lines += [header, "|---|" + "---:|---:|" * len(sizes)]
+    model_names: list[str] = []
+    tables = []
+    for r in sizes:
+        b, d = per_model_medians(r["full_build"]), per_model_medians(r["daily_run"])
+        tables.append((b, d))
+        for m in list(b) + list(d):
+            if m not in model_names:
+                model_names.append(m)
+    for m in model_names:
+        cells = "".join(f" {_fmt(b.get(m))} | {_fmt(d.get(m))} |" for b, d in tables)
+        lines.append(f"| {m} |{cells}")
+    lines.append("")
+    (BENCH / "results.md").write_text("\n".join(lines))
+    write_svg(sizes)
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def write_svg(sizes: list[dict]) -> None:
+    """Time against size, log-log, one line per measurement: a dependency-free SVG."""
+    import math
+
+    series = {
+        "full build": ("full_build", "#1f77b4"),
+        "daily run": ("daily_run", "#2ca02c"),
+        "hand-written floor": ("floor", "#d62728"),
+    }
+    points = {name: [(r["history_rows"], median([x["seconds"] for x in r[key]])) for r in sizes]
+              for name, (key, _) in series.items()}
+    xs = [x for p in points.values() for x, _ in p]
+    ys = [y for p in points.values() for _, y in p]
+    if not xs:
+        return
+    width, height, left, right, top, bottom = 640, 420, 70, 170, 30, 50
+    x0, x1 = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
+    y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+
+    def sx(x):
+        return left + (math.log10(x) - x0) / (x1 - x0) * (width - left - right)
+
+    def sy(y):
+        return height - bottom - (math.log10(y) - y0) / (y1 - y0) * (height - top - bottom)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left}" y="18" font-size="14">trial-activation on DuckDB: seconds against events (log-log)</text>']
+    for e in range(x0, x1 + 1):
+        out.append(f'<line x1="{sx(10**e):.1f}" y1="{top}" x2="{sx(10**e):.1f}" y2="{height - bottom}" stroke="#ddd"/>')
+        out.append(f'<text x="{sx(10**e):.1f}" y="{height - bottom + 16}" text-anchor="middle">1e{e}</text>')
+    for e in range(y0, y1 + 1):
+        out.append(f'<line x1="{left}" y1="{sy(10**e):.1f}" x2="{width - right}" y2="{sy(10**e):.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{sy(10**e) + 4:.1f}" text-anchor="end">{10**e:g} s</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">events in the history (raw rows)</text>')
+    for i, (name, (_, color)) in enumerate(series.items()):
+        pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points[name])
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for x, y in points[name]:
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>')
+        out.append(f'<line x1="{width - right + 12}" y1="{top + 20 + 18 * i}" x2="{width - right + 32}" y2="{top + 20 + 18 * i}" stroke="{color}" stroke-width="2"/>')
+        out.append(f'<text x="{width - right + 38}" y="{top + 24 + 18 * i}">{name}</text>')
+    out.append("</svg>")
+    (BENCH / "results.svg").write_text("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "_floor":
+        run_floor(sys.argv[2], sys.argv[3])
+    else:
+        main()
