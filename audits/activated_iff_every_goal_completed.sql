@@ -1,13 +1,13 @@
-/* is_activated is true exactly when every goal of the organization is completed in marts.trial_goals,
-   and activated_at is the last goal's completed_at. Returns the organizations where that is not so. */
 AUDIT (
   name activated_iff_every_goal_completed
 );
 
+/* is_activated is true exactly when every goal of the organization is completed in marts.trial_goals,
+   and activated_at is the last goal's completed_at. Returns the organizations where that is not so. */
 WITH goals AS (
   SELECT
     organization_id,
-    BOOL_AND(is_completed) AS every_goal_completed,
+    BOOL_AND(is_completed::BOOLEAN) AS every_goal_completed,
     MAX(completed_at) AS last_completed_at
   FROM marts.trial_goals
   GROUP BY

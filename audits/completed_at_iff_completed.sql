@@ -1,8 +1,8 @@
-/* A completed goal has the time it was completed, inside the trial; an open goal has none. */
 AUDIT (
   name completed_at_iff_completed
 );
 
+/* A completed goal has the time it was completed, inside the trial; an open goal has none. */
 SELECT
   g.organization_id,
   g.goal_id,
@@ -12,6 +12,10 @@ FROM @this_model AS g
 INNER JOIN staging.trial_organizations AS o
   ON g.organization_id = o.organization_id
 WHERE
-  (g.is_completed AND g.completed_at IS NULL)
-  OR (NOT g.is_completed AND NOT g.completed_at IS NULL)
+  (
+    g.is_completed AND g.completed_at IS NULL
+  )
+  OR (
+    NOT g.is_completed AND NOT g.completed_at IS NULL
+  )
   OR NOT g.completed_at BETWEEN o.trial_start AND o.trial_end

@@ -1,9 +1,9 @@
-/* Each organization has exactly one row per goal of the seed: no goal missing, none repeated.
-   Returns the organizations whose goal rows do not match the seed. */
 AUDIT (
   name each_goal_once_per_organization
 );
 
+/* Each organization has exactly one row per goal of the seed: no goal missing, none repeated.
+   Returns the organizations whose goal rows do not match the seed. */
 SELECT
   organization_id,
   COUNT(*) AS goal_rows,

@@ -1,9 +1,9 @@
-/* Every organization of staging.trial_organizations appears in both marts, and the marts hold no
-   other organization. Returns the organizations missing from, or unknown to, either mart. */
 AUDIT (
   name every_organization_in_marts
 );
 
+/* Every organization of staging.trial_organizations appears in both marts, and the marts hold no
+   other organization. Returns the organizations missing from, or unknown to, either mart. */
 WITH staged AS (
   SELECT
     organization_id
@@ -28,4 +28,6 @@ FULL JOIN activation AS a
 FULL JOIN goals AS g
   ON COALESCE(s.organization_id, a.organization_id) = g.organization_id
 WHERE
-  s.organization_id IS NULL OR a.organization_id IS NULL OR g.organization_id IS NULL
+  s.organization_id IS NULL
+  OR a.organization_id IS NULL
+  OR g.organization_id IS NULL

@@ -1,17 +1,16 @@
-/* Nothing is lost: for every event day (and for rows with no usable timestamp), the raw rows equal
-   the staged rows, plus the exact duplicates folded into them, plus the quarantined rows.
-   Fails with one row per day that does not add up: e.g. events that arrived late for a day already
-   loaded (restate that day, see the README), or a day outside the processed intervals. */
 AUDIT (
   name raw_rows_accounted_for
 );
 
-/* One row per source and day, summed per day below: GROUP BY puts the rows with no timestamp (NULL
+/* Nothing is lost: for every event day (and for rows with no usable timestamp), the raw rows equal
+   the staged rows, plus the exact duplicates folded into them, plus the quarantined rows.
+   Fails with one row per day that does not add up: e.g. events that arrived late for a day already
+   loaded (restate that day, see the README), or a day outside the processed intervals. */ /* One row per source and day, summed per day below: GROUP BY puts the rows with no timestamp (NULL
    day) in one group on every engine, where a FULL JOIN on IS NOT DISTINCT FROM is not portable
    (PostgreSQL cannot FULL JOIN on it). */
 WITH counts_by_source AS (
   SELECT
-    CAST(event_at AS DATE) AS event_date,
+    event_at::DATE AS event_date,
     COUNT(*) AS raw_rows,
     0 AS staged_rows_with_duplicates,
     0 AS quarantined_rows
@@ -20,7 +19,7 @@ WITH counts_by_source AS (
     1
   UNION ALL
   SELECT
-    CAST(event_at AS DATE) AS event_date,
+    event_at::DATE AS event_date,
     0 AS raw_rows,
     SUM(raw_row_count) AS staged_rows_with_duplicates,
     0 AS quarantined_rows
@@ -29,7 +28,7 @@ WITH counts_by_source AS (
     1
   UNION ALL
   SELECT
-    CAST(event_at AS DATE) AS event_date,
+    event_at::DATE AS event_date,
     0 AS raw_rows,
     0 AS staged_rows_with_duplicates,
     COUNT(*) AS quarantined_rows

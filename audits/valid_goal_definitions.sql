@@ -1,8 +1,8 @@
-/* A goal row that the marts could not evaluate unambiguously: returns one row per broken goal. */
 AUDIT (
   name valid_goal_definitions
 );
 
+/* A goal row that the marts could not evaluate unambiguously: returns one row per broken goal. */
 SELECT
   goal_id,
   goal_kind
@@ -13,7 +13,11 @@ WHERE
   OR (
     goal_kind = 'window_count'
     AND (
-      (threshold_percentile IS NULL) = (fixed_threshold IS NULL)
+      (
+        threshold_percentile IS NULL
+      ) = (
+        fixed_threshold IS NULL
+      )
       OR NOT threshold_percentile BETWEEN 0 AND 100
       OR NOT baseline_ratio IS NULL
     )
@@ -26,7 +30,11 @@ WHERE
       OR baseline_start_day IS NULL
       OR baseline_end_day IS NULL
       OR baseline_start_day > baseline_end_day
-      OR (fallback_start_day IS NULL) <> (fallback_end_day IS NULL)
+      OR (
+        fallback_start_day IS NULL
+      ) <> (
+        fallback_end_day IS NULL
+      )
       OR fallback_start_day > fallback_end_day
       OR NOT threshold_percentile IS NULL
       OR NOT fixed_threshold IS NULL

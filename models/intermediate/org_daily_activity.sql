@@ -10,7 +10,7 @@ MODEL (
   audits (
     not_null(columns := (organization_id, activity_name, trial_day, event_date, event_count)),
     unique_combination_of_columns(columns := (organization_id, activity_name, trial_day, event_date)),
-    accepted_range(column := event_count, min_v := 1)
+    accepted_range("column" := event_count, min_v := 1)
   )
 );
 
@@ -18,7 +18,7 @@ SELECT
   organization_id, /* the trialist organization */
   activity_name, /* product event name */
   trial_day, /* whole days since trial_start, 0-based */
-  CAST(event_at AS DATE) AS event_date, /* calendar day of the events */
+  event_at::DATE AS event_date, /* calendar day of the events */
   COUNT(*) AS event_count /* distinct in-trial events (duplicates removed) */
 FROM staging.trial_events
 WHERE
@@ -27,4 +27,4 @@ GROUP BY
   organization_id,
   activity_name,
   trial_day,
-  CAST(event_at AS DATE)
+  event_at::DATE

@@ -8,7 +8,7 @@ MODEL (
   audits (
     not_null(columns := (organization_id, goal_id, converted, metric_value)),
     unique_combination_of_columns(columns := (organization_id, goal_id)),
-    accepted_range(column := metric_value, min_v := 0)
+    accepted_range("column" := metric_value, min_v := 0)
   )
 );
 
@@ -16,9 +16,12 @@ WITH goal_activity AS (
   SELECT
     a.organization_id,
     g.goal_id,
-    SUM(a.event_count) FILTER(WHERE a.trial_day BETWEEN g.window_start_day AND g.window_end_day) AS window_events,
-    SUM(a.event_count) FILTER(WHERE a.trial_day BETWEEN g.baseline_start_day AND g.baseline_end_day) AS baseline_events,
-    SUM(a.event_count) FILTER(WHERE a.trial_day BETWEEN g.fallback_start_day AND g.fallback_end_day) AS fallback_events
+    SUM(a.event_count) FILTER(WHERE
+      a.trial_day BETWEEN g.window_start_day AND g.window_end_day) AS window_events,
+    SUM(a.event_count) FILTER(WHERE
+      a.trial_day BETWEEN g.baseline_start_day AND g.baseline_end_day) AS baseline_events,
+    SUM(a.event_count) FILTER(WHERE
+      a.trial_day BETWEEN g.fallback_start_day AND g.fallback_end_day) AS fallback_events
   FROM intermediate.org_daily_activity AS a
   INNER JOIN staging.activation_goals AS g
     ON a.activity_name LIKE g.activity_pattern

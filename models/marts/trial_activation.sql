@@ -4,14 +4,27 @@
 MODEL (
   name marts.trial_activation,
   kind FULL,
-  grain (organization_id),
+  grain (
+    organization_id
+  ),
   audits (
     not_null(
-      columns := (organization_id, trial_start, trial_end, converted, goals_total, goals_completed, is_activated, activation_score)
+      columns := (
+        organization_id,
+        trial_start,
+        trial_end,
+        converted,
+        goals_total,
+        goals_completed,
+        is_activated,
+        activation_score
+      )
     ),
-    unique_values(columns := (organization_id)),
-    accepted_range(column := activation_score, min_v := 0, max_v := 100),
-    accepted_range(column := goals_completed, min_v := 0),
+    unique_values(columns := (
+      organization_id
+    )),
+    accepted_range("column" := activation_score, min_v := 0, max_v := 100),
+    accepted_range("column" := goals_completed, min_v := 0),
     activated_iff_every_goal_completed,
     every_organization_in_marts
   )
@@ -21,7 +34,8 @@ WITH goal_summary AS (
   SELECT
     organization_id,
     COUNT(*) AS goals_total,
-    COUNT(*) FILTER(WHERE is_completed) AS goals_completed,
+    COUNT(*) FILTER(WHERE
+      is_completed) AS goals_completed,
     MAX(completed_at) AS last_completed_at,
     AVG(completion_pct) AS activation_score
   FROM marts.trial_goals
@@ -59,7 +73,7 @@ SELECT
   CASE WHEN is_activated THEN last_completed_at END AS activated_at, /* when the last goal was completed; NULL when not activated */
   CASE
     WHEN is_activated
-    THEN CAST(FLOOR(DATE_DIFF('second', trial_start, last_completed_at) / 86400) AS INT)
+    THEN FLOOR(DATE_DIFF('SECOND', trial_start, last_completed_at) / 86400)::INT
   END AS days_to_activation, /* whole days from trial_start to activated_at; NULL when not activated */
   activation_score /* mean completion_pct over the goals, 0-100 */
 FROM activation

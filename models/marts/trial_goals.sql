@@ -8,10 +8,20 @@ MODEL (
   kind FULL,
   grain (organization_id, goal_id),
   audits (
-    not_null(columns := (organization_id, goal_id, goal_name, metric_value, threshold, completion_pct, is_completed)),
+    not_null(
+      columns := (
+        organization_id,
+        goal_id,
+        goal_name,
+        metric_value,
+        threshold,
+        completion_pct,
+        is_completed
+      )
+    ),
     unique_combination_of_columns(columns := (organization_id, goal_id)),
-    accepted_range(column := completion_pct, min_v := 0, max_v := 100),
-    accepted_range(column := metric_value, min_v := 0),
+    accepted_range("column" := completion_pct, min_v := 0, max_v := 100),
+    accepted_range("column" := metric_value, min_v := 0),
     completed_at_iff_completed,
     each_goal_once_per_organization,
     goal_separates_organizations
@@ -46,7 +56,7 @@ WITH org_goals AS (
   SELECT
     *,
     metric_value >= threshold AS is_completed,
-    CAST(CEIL(threshold) AS BIGINT) AS events_needed
+    CEIL(threshold)::BIGINT AS events_needed
   FROM org_goals
 ), completing_days AS (
   /* The day on which the running count of matching events first reaches events_needed, found on
@@ -104,11 +114,11 @@ SELECT
   e.goal_kind, /* window_count or steadiness */
   e.metric_value, /* in-trial events in the goal's window matching its activity pattern */
   e.threshold, /* events needed: the derived goal threshold, or for steadiness the organization's own (ratio x baseline, at least the floor) */
-  CAST(CASE
+  CASE
     WHEN e.threshold <= 0
     THEN 100
     ELSE LEAST(100, 100 * e.metric_value / e.threshold)
-  END AS DOUBLE) AS completion_pct, /* progress toward the goal, 0-100: MIN(100, 100 x metric_value / threshold) */
+  END::DOUBLE AS completion_pct, /* progress toward the goal, 0-100: MIN(100, 100 x metric_value / threshold) */
   e.is_completed, /* metric_value >= threshold */
   CASE
     WHEN NOT e.is_completed
@@ -123,5 +133,4 @@ LEFT JOIN completing_events AS c
   AND e.goal_id = c.goal_id
   AND c.event_number = c.event_number_in_day;
 
-/* Names the goals that the non-blocking goal_separates_organizations audit finds. */
-@warn_goals_that_separate_no_one()
+@warn_goals_that_separate_no_one() /* Names the goals that the non-blocking goal_separates_organizations audit finds. */

@@ -1,11 +1,11 @@
 /* The raw trial event log as delivered: one row per exported row, duplicates and bad values included.
    On DuckDB it reads TRIAL_EVENTS_PATH in place (CSV, gzipped CSV or Parquet, one file or a glob);
-   values stay text for CSV so that nothing is lost before staging decides what is valid. */
+   values stay text for CSV so that nothing is lost before staging decides what is valid.
+   Its columns are declared (as text) so lineage and the linter see them; Parquet keeps its own types. */
 MODEL (
   name raw.trial_events,
   kind VIEW,
   enabled @IF(@gateway = 'local', TRUE, FALSE),
-  /* Declared so that lineage (and the linter) can see the file's columns; Parquet keeps its own types. */
   columns (
     organization_id TEXT,
     activity_name TEXT,
@@ -15,9 +15,9 @@ MODEL (
     trial_start TEXT,
     trial_end TEXT
   ),
-  /* The file's columns are unknown to SQLMesh until DuckDB reads it; @trial_events_source() checks
-     the header of every file before the query runs, with an error naming the file. */
-  ignored_rules (ambiguousorinvalidcolumn),
+  ignored_rules (
+    ambiguousorinvalidcolumn /* the file's columns are unknown to SQLMesh until DuckDB reads it; @trial_events_source() checks every file's header first, with an error naming the file */
+  ),
   audits (
     number_of_rows(threshold := 0) /* an event log without a single row is a broken export, not a quiet day */
   )

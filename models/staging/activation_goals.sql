@@ -44,14 +44,28 @@ MODEL (
     fallback_start_day = 'steadiness: first trial day of the fallback baseline, used when the baseline has no events',
     fallback_end_day = 'steadiness: last trial day of the fallback baseline'
   ),
-  /* A seed is data: a unit test pinning its rows would turn every goal edit into a code change.
-     Its audits check the shape instead. */
-  ignored_rules (nomissingunittest),
-  grain (goal_id),
+  ignored_rules (
+    nomissingunittest /* a seed is data: a unit test pinning its rows would make every goal edit a code change; its audits check the shape */
+  ),
+  grain (
+    goal_id
+  ),
   audits (
-    not_null(columns := (goal_id, goal_name, goal_kind, activity_pattern, window_start_day, window_end_day, threshold_floor)),
-    unique_values(columns := (goal_id)),
-    accepted_values(column := goal_kind, is_in := ('window_count', 'steadiness')),
+    not_null(
+      columns := (
+        goal_id,
+        goal_name,
+        goal_kind,
+        activity_pattern,
+        window_start_day,
+        window_end_day,
+        threshold_floor
+      )
+    ),
+    unique_values(columns := (
+      goal_id
+    )),
+    accepted_values("column" := goal_kind, is_in := ('window_count', 'steadiness')),
     valid_goal_definitions
   )
-);
+)

@@ -13,12 +13,18 @@ MODEL (
     activity_name = 'Product event name as the export spells it',
     product_area = 'Part of the product the event belongs to'
   ),
-  /* A seed is data: a unit test pinning its rows would turn every goal edit into a code change.
-     Its audits check the shape instead. */
-  ignored_rules (nomissingunittest),
-  grain (activity_name),
+  ignored_rules (
+    nomissingunittest /* a seed is data: a unit test pinning its rows would make every edit a code change; its audits check the shape */
+  ),
+  grain (
+    activity_name
+  ),
   audits (
-    not_null(columns := (activity_name)),
-    unique_values(columns := (activity_name))
+    not_null(columns := (
+      activity_name
+    )),
+    unique_values(columns := (
+      activity_name
+    ))
   )
-);
+)

@@ -5,9 +5,11 @@ MODEL (
   name staging.trial_events_quarantine,
   kind FULL,
   audits (
-    not_null(columns := (quarantine_reason)),
+    not_null(columns := (
+      quarantine_reason
+    )),
     accepted_values(
-      column := quarantine_reason,
+      "column" := quarantine_reason,
       is_in := (
         'missing_organization_id',
         'missing_activity_name',
@@ -25,7 +27,9 @@ MODEL (
     ),
     raw_rows_accounted_for
   ),
-  depends_on (staging.trial_events)
+  depends_on (
+    staging.trial_events
+  )
 );
 
 SELECT

@@ -4,26 +4,25 @@
 MODEL (
   name staging.trial_events_typed,
   kind VIEW,
-  /* Its checks are the quarantine reasons; they are audited where they land (staging.trial_events,
-     staging.trial_events_quarantine and the raw_rows_accounted_for audit), so that the file is not
-     scanned once more just to audit a view. */
-  ignored_rules (nomissingaudits)
+  ignored_rules (
+    nomissingaudits /* its checks are the quarantine reasons, audited where the rows land (staging.trial_events, the quarantine, raw_rows_accounted_for), so the file is not scanned again to audit a view */
+  )
 );
 
 WITH typed AS (
   SELECT
-    NULLIF(TRIM(CAST(organization_id AS TEXT)), '') AS organization_id,
-    NULLIF(TRIM(CAST(activity_name AS TEXT)), '') AS activity_name,
+    NULLIF(TRIM(organization_id::TEXT), '') AS organization_id,
+    NULLIF(TRIM(activity_name::TEXT), '') AS activity_name,
     @parse_timestamp("timestamp") AS event_at,
     @parse_boolean(converted) AS converted,
     @parse_timestamp(converted_at) AS converted_at,
     @parse_timestamp(trial_start) AS trial_start,
     @parse_timestamp(trial_end) AS trial_end,
-    CAST("timestamp" AS TEXT) AS raw_timestamp,
-    CAST(converted AS TEXT) AS raw_converted,
-    CAST(converted_at AS TEXT) AS raw_converted_at,
-    CAST(trial_start AS TEXT) AS raw_trial_start,
-    CAST(trial_end AS TEXT) AS raw_trial_end
+    "timestamp"::TEXT AS raw_timestamp,
+    converted::TEXT AS raw_converted,
+    converted_at::TEXT AS raw_converted_at,
+    trial_start::TEXT AS raw_trial_start,
+    trial_end::TEXT AS raw_trial_end
   FROM raw.trial_events
 )
 SELECT
@@ -52,7 +51,7 @@ SELECT
     THEN 'unparseable_trial_end'
     WHEN converted IS NULL
     THEN 'unparseable_converted'
-    WHEN converted_at IS NULL AND NULLIF(TRIM(raw_converted_at), '') IS NOT NULL
+    WHEN converted_at IS NULL AND NOT NULLIF(TRIM(raw_converted_at), '') IS NULL
     THEN 'unparseable_converted_at'
     WHEN trial_end < trial_start
     THEN 'trial_end_before_trial_start'
@@ -63,7 +62,7 @@ SELECT
     WHEN event_at < trial_start - @far_outside_trial_days * INTERVAL '1' DAY
     OR event_at > trial_end + @far_outside_trial_days * INTERVAL '1' DAY
     THEN 'event_far_outside_trial'
-    WHEN event_at < CAST(@trial_events_start AS TIMESTAMP)
+    WHEN event_at < @trial_events_start::TIMESTAMP
     THEN 'event_before_project_start' /* before every model's start: no incremental load covers it */
   END AS quarantine_reason /* why the row cannot be used; NULL for a valid row */
 FROM typed

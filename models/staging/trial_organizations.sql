@@ -5,12 +5,18 @@
 MODEL (
   name staging.trial_organizations,
   kind FULL,
-  grain (organization_id),
+  grain (
+    organization_id
+  ),
   audits (
-    not_null(columns := (organization_id, trial_start, trial_end, converted, conversion_timing)),
-    unique_values(columns := (organization_id)),
+    not_null(
+      columns := (organization_id, trial_start, trial_end, converted, conversion_timing)
+    ),
+    unique_values(columns := (
+      organization_id
+    )),
     accepted_values(
-      column := conversion_timing,
+      "column" := conversion_timing,
       is_in := ('not_converted', 'before_trial', 'during_trial', 'after_trial')
     )
   )
@@ -21,12 +27,11 @@ WITH organizations AS (
     organization_id,
     MIN(trial_start) AS trial_start,
     MAX(trial_end) AS trial_end,
-    BOOL_OR(converted) AS converted,
+    BOOL_OR(converted::BOOLEAN) AS converted,
     MIN(converted_at) AS converted_at,
-    /* MIN <> MAX rather than COUNT(DISTINCT ...) > 1: the same answer, 3.7x faster on 100M events */
-    MIN(trial_start) <> MAX(trial_start)
+    MIN(trial_start) /* MIN <> MAX rather than COUNT(DISTINCT ...) > 1: the same answer, 3.7x faster on 100M events */ <> MAX(trial_start)
     OR MIN(trial_end) <> MAX(trial_end)
-    OR BOOL_OR(converted) <> BOOL_AND(converted)
+    OR BOOL_OR(converted::BOOLEAN) <> BOOL_AND(converted::BOOLEAN)
     OR COALESCE(MIN(converted_at) <> MAX(converted_at), FALSE)
     OR COUNT(converted_at) BETWEEN 1 AND COUNT(*) - 1 AS has_conflicting_attributes, /* some rows with converted_at, some without */
     SUM(raw_row_count) AS raw_row_count,
