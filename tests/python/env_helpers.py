@@ -106,6 +106,21 @@ def recording_evaluations():
         SnapshotEvaluator.evaluate = original
 
 
+def apply_recording(context: Context, plan) -> list[str]:
+    """Apply plan and return the models it evaluated (computed), in order."""
+    with recording_evaluations() as evaluated:
+        context.apply(plan)
+    return evaluated
+
+
+def plan_and_apply_without_computing(context: Context, environment: str) -> None:
+    """Plan environment and apply it, asserting that nothing is backfilled or evaluated: only the
+    virtual layer moves (promotion of what dev built, or a rollback to tables that still exist)."""
+    planned = plan(context, environment)
+    assert backfilled_models(planned) == set()
+    assert apply_recording(context, planned) == []
+
+
 def edit_goal(seed_path: Path, goal_id: str, **values) -> list[dict]:
     """Set columns of one goal row of the seed file in place; returns every goal row after the edit."""
     text = seed_path.read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from env_helpers import (
+    apply_recording,
     assert_marts_equal,
     backfilled_models,
     directly_modified,
@@ -23,8 +24,8 @@ from env_helpers import (
     events_path,
     physical_tables,
     plan,
+    plan_and_apply_without_computing,
     read_marts,
-    recording_evaluations,
     shared_project,  # noqa: F401 (a fixture)
 )
 from independent import expected_marts, read_goals
@@ -88,8 +89,7 @@ def test_seed_edit_in_dev_then_promote_rollback_and_discard(shared_project, monk
     assert GOAL_DOWNSTREAM <= expected_rebuilt
     assert directly_modified(dev_plan) == {"staging.activation_goals"}
     assert backfilled_models(dev_plan) == expected_rebuilt
-    with recording_evaluations() as evaluated:
-        context.apply(dev_plan)
+    evaluated = apply_recording(context, dev_plan)
     assert set(evaluated) == expected_rebuilt
     reused = [m for m in evaluated if m.startswith(("raw.", "staging.")) and m != "staging.activation_goals"]
     assert reused == [], "raw and the events' staging must be reused from prod"
@@ -156,22 +156,14 @@ def test_seed_edit_in_dev_then_promote_rollback_and_discard(shared_project, monk
     assert "p75" in text and "p60" in text
 
     # Promotion: prod's views swap to the tables dev built; nothing is computed again.
-    promote = plan(context, "prod")
-    assert backfilled_models(promote) == set()
-    with recording_evaluations() as evaluated:
-        context.apply(promote)
-    assert evaluated == []
+    plan_and_apply_without_computing(context, "prod")
     assert physical_tables(context, "prod") == dev_tables
     assert_marts_equal(read_marts(context, "prod"), dev)
 
     # Rollback: restoring the seed and planning prod again points prod back at its previous tables.
     seed.write_text(original_seed, encoding="utf-8")
     context.load()
-    rollback = plan(context, "prod")
-    assert backfilled_models(rollback) == set()
-    with recording_evaluations() as evaluated:
-        context.apply(rollback)
-    assert evaluated == []
+    plan_and_apply_without_computing(context, "prod")
     assert physical_tables(context, "prod") == prod_tables_before
     assert_marts_equal(read_marts(context, "prod"), prod_before)
 
@@ -204,8 +196,7 @@ def test_ibis_model_edit_rebuilds_thresholds_and_downstream_only(shared_project,
     assert "intermediate.org_goal_metrics" not in expected_rebuilt
     assert directly_modified(dev_plan) == {"intermediate.goal_thresholds"}
     assert backfilled_models(dev_plan) == expected_rebuilt
-    with recording_evaluations() as evaluated:
-        context.apply(dev_plan)
+    evaluated = apply_recording(context, dev_plan)
     assert set(evaluated) == expected_rebuilt
 
     dev_tables = physical_tables(context, "dev")
@@ -217,10 +208,6 @@ def test_ibis_model_edit_rebuilds_thresholds_and_downstream_only(shared_project,
     (diff,) = context.table_diff("prod", "dev", select_models=["marts.trial_activation"], show=False)
     assert diff.row_diff().full_match_count == len(prod_before["marts.trial_activation"])
 
-    promote = plan(context, "prod")
-    assert backfilled_models(promote) == set()
-    with recording_evaluations() as evaluated:
-        context.apply(promote)
-    assert evaluated == []
+    plan_and_apply_without_computing(context, "prod")
     assert physical_tables(context, "prod") == dev_tables
     assert_marts_equal(read_marts(context, "prod"), prod_before)

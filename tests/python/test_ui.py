@@ -179,7 +179,7 @@ def test_ui_shows_models_lineage_and_plan(chromium, built_project, ui_server, tm
             assert raw_columns <= expected["raw_columns"]
             # Activation depends on when events happened relative to the trial start.
             assert {"timestamp", "trial_start"} <= raw_columns
-            expect(page.locator(f'.react-flow__handle[data-handleid$="trial_goals%22__is_completed"]').first).to_be_attached()
+            expect(page.locator('.react-flow__handle[data-handleid$="trial_goals%22__is_completed"]').first).to_be_attached()
             raw_node = nodes.filter(has=page.locator(f'span[title="{RAW}"]'))
             expect(raw_node.locator('span[title="timestamp"]')).to_be_visible()
             page.locator(".react-flow__controls-fitview").click()
