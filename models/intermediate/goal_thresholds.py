@@ -19,7 +19,7 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from macros.engine import engine_dialect
+from trial_activation.engine import engine_dialect
 
 # Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
 IBIS_COMPILERS = {"spark": "pyspark"}

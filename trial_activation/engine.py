@@ -3,6 +3,10 @@
 Models are written in DuckDB's dialect and SQLMesh transpiles them to each gateway's engine. Where a
 construct has no transpilable equivalent (PostgreSQL has no TRY_CAST; Ibis compiles per engine), a
 macro asks for the engine's dialect here.
+
+It lives in the project's package, not in macros/: `from macros.engine import ...` resolves to whichever
+`macros` folder is first on sys.path (the checkout's, with the editable install), so a copy of the
+project built from another process would serialize it differently and see its models as changed.
 """
 
 from __future__ import annotations
