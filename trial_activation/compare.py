@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmesh import Context
 
-from trial_activation.project import mart_table
+from trial_activation.project import mart_table, percent
 
 
 @dataclass
@@ -47,7 +47,7 @@ def compare_environments(
             raise ValueError(
                 f"environment '{environment}' does not exist: build it first (`sqlmesh plan {environment}`)"
             )
-    activation = {env: mart_table(context, "marts.trial_activation", env) for env in (source, target)}
+    activation = {env: mart_table("marts.trial_activation", env) for env in (source, target)}
     # Only the activated rows of each side: rows only in the source lost activation, rows only in
     # the target gained it. The diff runs in the engine; only the counts and samples come back.
     with _quiet_sql_log():
@@ -94,8 +94,8 @@ def _quiet_sql_log():
 def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
     frames = []
     for env in (source, target):
-        goals = mart_table(context, "marts.trial_goals", env)
-        thresholds = mart_table(context, "intermediate.goal_thresholds", env)
+        goals = mart_table("marts.trial_goals", env)
+        thresholds = mart_table("intermediate.goal_thresholds", env)
         frame = context.fetchdf(
             f"""
             SELECT
@@ -126,8 +126,8 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
     lines = [f"Trial activation: {arrow}"]
     lines.append(f"  organizations            {c.organizations[0]:,} -> {c.organizations[1]:,}")
     lines.append(
-        f"  activated (all goals)    {c.activated[0]:,} ({_pct(c.activated[0], c.organizations[0])}) -> "
-        f"{c.activated[1]:,} ({_pct(c.activated[1], c.organizations[1])})"
+        f"  activated (all goals)    {c.activated[0]:,} ({percent(c.activated[0], c.organizations[0])}) -> "
+        f"{c.activated[1]:,} ({percent(c.activated[1], c.organizations[1])})"
     )
     directions = (("gain", c.gained_count, c.gained_sample), ("lose", c.lost_count, c.lost_sample))
     for verb, count, ids in directions:
@@ -159,7 +159,3 @@ def _threshold(rule, threshold) -> str:
 
 def _completed(completed, rate) -> str:
     return "(no goal)" if pd.isna(completed) else f"{int(completed):,} ({100 * rate:.1f}%)"
-
-
-def _pct(part, whole) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "n/a"

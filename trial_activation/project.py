@@ -6,10 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 from sqlmesh import Context
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "trial_activation.duckdb"
 # What a copy of the project needs to build (tests build on copies, never on the checkout's warehouse).
 PROJECT_PARTS = ("config.yaml", "external_models.yaml", "models", "macros", "audits", "seeds", "tests", "data/sample")
 
@@ -56,7 +56,7 @@ def copy_project(destination: Path | str) -> Path:
     return destination
 
 
-def mart_table(context: Context, model: str, environment: str = "prod") -> str:
+def mart_table(model: str, environment: str = "prod") -> str:
     """The table name a reader queries for `model` in `environment` (dev views live in schema__env)."""
     schema, name = model.split(".")
     return f"{schema}.{name}" if environment == "prod" else f"{schema}__{environment}.{name}"
@@ -64,8 +64,8 @@ def mart_table(context: Context, model: str, environment: str = "prod") -> str:
 
 def activation_summary(context: Context, environment: str = "prod") -> str:
     """A short text summary of the marts: organizations, per-goal completion, activation count and rate."""
-    goals = mart_table(context, "marts.trial_goals", environment)
-    activation = mart_table(context, "marts.trial_activation", environment)
+    goals = mart_table("marts.trial_goals", environment)
+    activation = mart_table("marts.trial_activation", environment)
     totals = context.fetchdf(
         f"""
         SELECT
@@ -91,18 +91,19 @@ def activation_summary(context: Context, environment: str = "prod") -> str:
     organizations = int(totals.organizations)
     lines = [f"Trial activation ({environment}): {organizations:,} organizations"]
     for row in per_goal.itertuples():
-        threshold = "per organization" if row.threshold is None or row.threshold != row.threshold else f"{row.threshold:g}"
+        threshold = "per organization" if pd.isna(row.threshold) else f"{row.threshold:g}"
         lines.append(
             f"  {row.goal_id:<24} threshold {threshold:<18} completed by {row.completed:>7,}"
-            f" ({_pct(row.completed, row.organizations)})"
+            f" ({percent(row.completed, row.organizations)})"
         )
-    lines.append(f"  activated (all goals)    {int(totals.activated):,} ({_pct(totals.activated, organizations)})")
+    lines.append(f"  activated (all goals)    {int(totals.activated):,} ({percent(totals.activated, organizations)})")
     lines.append(
         f"  activation among converted organizations: {int(totals.converted_and_activated):,} of"
-        f" {int(totals.converted):,} ({_pct(totals.converted_and_activated, totals.converted)})"
+        f" {int(totals.converted):,} ({percent(totals.converted_and_activated, totals.converted)})"
     )
     return "\n".join(lines)
 
 
-def _pct(part, whole) -> str:
+def percent(part, whole) -> str:
+    """part / whole as "12.3%"; "n/a" when whole is 0."""
     return f"{100 * part / whole:.1f}%" if whole else "n/a"

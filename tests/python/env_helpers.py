@@ -63,7 +63,7 @@ def physical_tables(context: Context, environment: str) -> dict[str, str]:
 def read_marts(context: Context, environment: str) -> dict[str, pd.DataFrame]:
     """Every row of both marts in `environment`, sorted by grain."""
     return {
-        model: context.fetchdf(f"SELECT * FROM {mart_table(context, model, environment)}")
+        model: context.fetchdf(f"SELECT * FROM {mart_table(model, environment)}")
         .sort_values(MART_KEYS[model])
         .reset_index(drop=True)
         for model in MARTS
