@@ -1,9 +1,13 @@
 /* What each organization did toward each goal: one row per organization and goal, every
    organization and every goal (an organization with no matching events counts 0, so percentiles
-   over converted organizations include the inactive ones). */
+   over converted organizations include the inactive ones).
+   Incremental by organization, like staging.trial_organizations: a run recomputes the rows of the
+   organizations with staged events in the interval it processes, from all their daily activity. */
 MODEL (
   name intermediate.org_goal_metrics,
-  kind FULL,
+  kind INCREMENTAL_BY_UNIQUE_KEY (
+    unique_key (organization_id, goal_id)
+  ),
   grain (organization_id, goal_id),
   audits (
     not_null(columns := (organization_id, goal_id, converted, metric_value)),
@@ -12,7 +16,13 @@ MODEL (
   )
 );
 
-WITH goal_activity AS (
+WITH changed_organizations AS (
+  SELECT DISTINCT
+    organization_id
+  FROM staging.trial_events
+  WHERE
+    event_at BETWEEN @start_ts AND @end_ts
+), goal_activity AS (
   SELECT
     a.organization_id,
     g.goal_id,
@@ -25,6 +35,12 @@ WITH goal_activity AS (
   FROM intermediate.org_daily_activity AS a
   INNER JOIN staging.activation_goals AS g
     ON a.activity_name LIKE g.activity_pattern
+  WHERE
+    a.organization_id IN (
+      SELECT
+        organization_id
+      FROM changed_organizations
+    )
   GROUP BY
     a.organization_id,
     g.goal_id
@@ -44,6 +60,12 @@ WITH goal_activity AS (
   CROSS JOIN staging.activation_goals AS g
   LEFT JOIN goal_activity AS a
     ON o.organization_id = a.organization_id AND g.goal_id = a.goal_id
+  WHERE
+    o.organization_id IN (
+      SELECT
+        organization_id
+      FROM changed_organizations
+    )
 )
 SELECT
   organization_id, /* the trialist organization */

@@ -2,10 +2,27 @@
    and goal, for every organization and every goal in seeds/activation_goals.csv.
    A goal is completed when metric_value >= threshold; completed_at is the time of the event that
    met it, i.e. the CEIL(threshold)-th matching event of the window (the window's start when the
-   threshold is 0, since nothing was needed). */
+   threshold is 0, since nothing was needed).
+   Incremental by organization and goal: a run recomputes the rows of the organizations with staged
+   events in the interval it processes, and every row of a goal whose derived threshold moved (a
+   threshold applies to every organization), then merges them in. It reads its own rows to see which
+   thresholds moved, so its columns are declared. A restatement rebuilds the whole table. */
 MODEL (
   name marts.trial_goals,
-  kind FULL,
+  kind INCREMENTAL_BY_UNIQUE_KEY (
+    unique_key (organization_id, goal_id)
+  ),
+  columns (
+    organization_id TEXT,
+    goal_id TEXT,
+    goal_name TEXT,
+    goal_kind TEXT,
+    metric_value BIGINT,
+    threshold DOUBLE,
+    completion_pct DOUBLE,
+    is_completed BOOLEAN,
+    completed_at TIMESTAMP
+  ),
   grain (organization_id, goal_id),
   audits (
     not_null(
@@ -28,7 +45,36 @@ MODEL (
   )
 );
 
-WITH org_goals AS (
+WITH changed_organizations AS (
+  SELECT DISTINCT
+    organization_id
+  FROM staging.trial_events
+  WHERE
+    event_at BETWEEN @start_ts AND @end_ts
+), moved_goals AS (
+  /* Window-count goals whose derived threshold differs from the one their rows were built with
+     (every such goal on a first build, when this table is empty). */
+  SELECT
+    t.goal_id
+  FROM intermediate.goal_thresholds AS t
+  LEFT JOIN (
+    SELECT
+      this.goal_id,
+      MIN(this.threshold) AS min_threshold,
+      MAX(this.threshold) AS max_threshold
+    FROM @this_model AS this
+    GROUP BY
+      this.goal_id
+  ) AS built
+    ON t.goal_id = built.goal_id
+  WHERE
+    t.goal_kind = 'window_count'
+    AND (
+      built.goal_id IS NULL
+      OR built.min_threshold <> t.threshold
+      OR built.max_threshold <> t.threshold
+    )
+), org_goals AS (
   SELECT
     m.organization_id,
     m.goal_id,
@@ -52,6 +98,17 @@ WITH org_goals AS (
     ON m.goal_id = g.goal_id
   INNER JOIN staging.trial_organizations AS o
     ON m.organization_id = o.organization_id
+  WHERE
+    m.organization_id IN (
+      SELECT
+        organization_id
+      FROM changed_organizations
+    )
+    OR m.goal_id IN (
+      SELECT
+        goal_id
+      FROM moved_goals
+    )
 ), evaluated AS (
   SELECT
     *,

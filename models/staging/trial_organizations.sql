@@ -1,10 +1,16 @@
 /* Trialist organizations: one row per organization that has at least one staged event.
    The organization-level columns repeat on every event row; when an organization's rows disagree,
    the organization is kept, flagged has_conflicting_attributes, and resolved to its earliest
-   trial_start, latest trial_end and earliest conversion. */
+   trial_start, latest trial_end and earliest conversion.
+   Incremental by organization: a run recomputes, from all their events, only the organizations with
+   staged events in the interval it processes (a daily run: the day's organizations; a first build:
+   every one) and merges them in. A restatement rebuilds the whole table (SQLMesh restates
+   INCREMENTAL_BY_UNIQUE_KEY models in full). */
 MODEL (
   name staging.trial_organizations,
-  kind FULL,
+  kind INCREMENTAL_BY_UNIQUE_KEY (
+    unique_key organization_id
+  ),
   grain (
     organization_id
   ),
@@ -22,7 +28,13 @@ MODEL (
   )
 );
 
-WITH organizations AS (
+WITH changed_organizations AS (
+  SELECT DISTINCT
+    organization_id
+  FROM staging.trial_events
+  WHERE
+    event_at BETWEEN @start_ts AND @end_ts
+), organizations AS (
   SELECT
     organization_id,
     MIN(trial_start) AS trial_start,
@@ -39,6 +51,12 @@ WITH organizations AS (
     MIN(event_at) AS first_event_at,
     MAX(event_at) AS last_event_at
   FROM staging.trial_events
+  WHERE
+    organization_id IN (
+      SELECT
+        organization_id
+      FROM changed_organizations
+    )
   GROUP BY
     organization_id
 )

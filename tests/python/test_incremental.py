@@ -22,7 +22,9 @@ MARTS = {
     "marts.trial_goals": "organization_id, goal_id",
     "marts.trial_activation": "organization_id",
 }
-INCREMENTAL_MODELS = ("staging.trial_events", "intermediate.org_daily_activity")
+INCREMENTAL_MODELS = ("staging.trial_events", "staging.trial_events_quarantine_dated", "intermediate.org_daily_activity")
+# Incremental by organization: a run merges in the organizations with events in its interval.
+ORGANIZATION_MODELS = ("staging.trial_organizations", "intermediate.org_goal_metrics", "marts.trial_goals")
 BUILD_OPTIONS = {"skip_tests": True, "skip_linter": True}  # unit tests and lint are checked elsewhere
 
 
@@ -105,10 +107,10 @@ def test_daily_run_processes_only_the_new_day(daily_log, full_build, tmp_path):
     context.run(end=new_day)
 
     day_start, day_end = dt.datetime.combine(new_day, dt.time()), dt.datetime.combine(new_day, dt.time()) + dt.timedelta(days=1)
-    for model in INCREMENTAL_MODELS:
+    for model in INCREMENTAL_MODELS + ORGANIZATION_MODELS:
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_end)], model
     evaluated = {m for m, _, _ in evaluations}
-    assert {"marts.trial_goals", "marts.trial_activation", "staging.trial_organizations"} <= evaluated
+    assert {"marts.trial_activation", "staging.trial_events_quarantine_undated"} <= evaluated
     _assert_same_marts(_marts(context), full_build)
 
 
@@ -146,7 +148,9 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     assert late_rows > 0
 
     # The documented path: restate the affected day of staging.trial_events. SQLMesh restates the
-    # same interval of every downstream incremental model and rebuilds the downstream FULL ones.
+    # same interval of every downstream incremental-by-time model, and rebuilds the downstream
+    # incremental-by-organization models (it restates INCREMENTAL_BY_UNIQUE_KEY models in full) and
+    # the FULL ones.
     context = _context(tmp_path, "late", events)
     evaluations = _record_evaluations(context)
     day = _day_of(late_day)
@@ -157,7 +161,7 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     day_start = dt.datetime.combine(day, dt.time())
     for model in INCREMENTAL_MODELS:
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_start + dt.timedelta(days=1))], model
-    assert {"staging.trial_organizations", "marts.trial_goals", "marts.trial_activation"} <= {m for m, _, _ in evaluations}
+    assert {"marts.trial_activation"} | set(ORGANIZATION_MODELS) <= {m for m, _, _ in evaluations}
     after = _marts(context)
     with pytest.raises(AssertionError):
         _assert_same_marts(after, before)  # the late events did change the marts

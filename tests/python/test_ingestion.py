@@ -344,7 +344,7 @@ def test_every_raw_row_is_staged_or_quarantined(rows_build):
 
     assert raw_rows == len(ROWS)
     assert (staged_rows, quarantined_rows) == (len(ROWS) - len(QUARANTINED), len(QUARANTINED))
-    assert rows_build.audit(start="2024-01-01", end="2024-12-31", models=["staging.trial_events_quarantine"])
+    assert rows_build.audit(start="2024-01-01", end="2024-12-31", models=["staging.trial_events_quarantine_dated"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_later_start_quarantines_earlier_events_and_the_audit_catches_a_lost_row
     reasons = context.fetchdf("SELECT quarantine_reason FROM staging.trial_events_quarantine ORDER BY 1")
     assert reasons.quarantine_reason.tolist() == ["event_before_project_start", "missing_organization_id"]
     assert raw_rows_accounted(context) == (4, 2, 2)
-    audit = dict(start="2024-02-03", end="2024-12-31", models=["staging.trial_events_quarantine"])
+    audit = dict(start="2024-02-03", end="2024-12-31", models=["staging.trial_events_quarantine_dated"])
     assert context.audit(**audit)
 
     staged_table = context.get_snapshot("staging.trial_events", raise_if_missing=True).table_name()
@@ -403,7 +403,8 @@ def test_later_start_quarantines_earlier_events_and_the_audit_catches_a_lost_row
 
 def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     """A live export holds events of today, which the daily load takes tomorrow: the plan succeeds,
-    they are not staged yet, and the accounting audit leaves them for the run that loads their day."""
+    they are not staged yet, and the accounting audit of the loaded days passes. Audited with today
+    included (a day not loaded yet), the same audit reports them."""
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     start = now - timedelta(days=2)
     today = event(org="org_live", at=f"{now}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
@@ -411,4 +412,6 @@ def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     build(context, skip_tests=True)
 
     assert raw_rows_accounted(context) == (3, 2, 0)
-    assert context.audit(start="2024-01-01", end=now.date().isoformat(), models=["staging.trial_events_quarantine"])
+    loaded_days = dict(start="2024-01-01", models=["staging.trial_events_quarantine_dated"])
+    assert context.audit(end=(now.date() - timedelta(days=1)).isoformat(), **loaded_days)
+    assert not context.audit(end=now.date().isoformat(), **loaded_days)
