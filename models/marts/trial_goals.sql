@@ -4,24 +4,12 @@
    met it, i.e. the CEIL(threshold)-th matching event of the window (the window's start when the
    threshold is 0, since nothing was needed).
    Incremental by organization and goal: a run recomputes the rows of the organizations with staged
-   events in the interval it processes, and every row of a goal whose derived threshold moved (a
-   threshold applies to every organization), then merges them in. It reads its own rows to see which
-   thresholds moved, so its columns are declared. A restatement rebuilds the whole table. */
+   events in the interval it processes, and every row of a goal whose percentile threshold the
+   interval can move (moved_goals below), then merges them in. A restatement rebuilds the table. */
 MODEL (
   name marts.trial_goals,
   kind INCREMENTAL_BY_UNIQUE_KEY (
     unique_key (organization_id, goal_id)
-  ),
-  columns (
-    organization_id TEXT,
-    goal_id TEXT,
-    goal_name TEXT,
-    goal_kind TEXT,
-    metric_value BIGINT,
-    threshold DOUBLE,
-    completion_pct DOUBLE,
-    is_completed BOOLEAN,
-    completed_at TIMESTAMP
   ),
   grain (organization_id, goal_id),
   audits (
@@ -52,27 +40,41 @@ WITH changed_organizations AS (
   WHERE
     event_at BETWEEN @start_ts AND @end_ts
 ), moved_goals AS (
-  /* Window-count goals whose derived threshold differs from the one their rows were built with
-     (every such goal on a first build, when this table is empty). */
+  /* Percentile goals whose threshold the interval can move: every row of such a goal is recomputed,
+     since a threshold applies to every organization. The threshold is a percentile of converted
+     organizations' metric values, so it can move only when a converted organization has new
+     matching events inside the goal's window, appears for the first time, or has rows that disagree
+     (its trial days may shift). */
   SELECT
-    t.goal_id
-  FROM intermediate.goal_thresholds AS t
-  LEFT JOIN (
-    SELECT
-      this.goal_id,
-      MIN(this.threshold) AS min_threshold,
-      MAX(this.threshold) AS max_threshold
-    FROM @this_model AS this
-    GROUP BY
-      this.goal_id
-  ) AS built
-    ON t.goal_id = built.goal_id
+    g.goal_id
+  FROM staging.activation_goals AS g
+  INNER JOIN intermediate.org_daily_activity AS a
+    ON a.trial_day BETWEEN g.window_start_day AND g.window_end_day
+    AND a.activity_name LIKE g.activity_pattern
+  INNER JOIN staging.trial_organizations AS o
+    ON a.organization_id = o.organization_id
   WHERE
-    t.goal_kind = 'window_count'
+    NOT g.threshold_percentile IS NULL
+    AND o.converted
+    AND a.event_date BETWEEN @start_ds AND @end_ds
+  UNION
+  SELECT
+    g.goal_id
+  FROM staging.activation_goals AS g
+  CROSS JOIN staging.trial_organizations AS o
+  WHERE
+    NOT g.threshold_percentile IS NULL
+    AND o.converted
     AND (
-      built.goal_id IS NULL
-      OR built.min_threshold <> t.threshold
-      OR built.max_threshold <> t.threshold
+      o.first_event_at BETWEEN @start_ts AND @end_ts
+      OR (
+        o.has_conflicting_attributes
+        AND o.organization_id IN (
+          SELECT
+            organization_id
+          FROM changed_organizations
+        )
+      )
     )
 ), org_goals AS (
   SELECT

@@ -94,12 +94,25 @@ def full_build(daily_log, tmp_path_factory):
     return _marts(context)
 
 
-def test_daily_run_processes_only_the_new_day(daily_log, full_build, tmp_path):
-    _, days, new_day = daily_log
+@pytest.mark.parametrize(
+    "day_share, threshold_moves",
+    [(0.8, False), (0.4, True)],
+    ids=["late-day-thresholds-stay", "busy-day-thresholds-move"],
+)
+def test_daily_run_processes_only_the_new_day(daily_log, tmp_path, day_share, threshold_moves):
+    """A daily run loads the new day and merges in the organizations it touched. On a day that moves
+    a percentile threshold, every organization's row of that goal is recomputed too (marts.trial_goals'
+    moved_goals): the marts equal a full build on the same days only if both paths are right."""
+    root, _, _ = daily_log
+    all_days = sorted((root / "days").glob("event_date=*"))
+    days = all_days[: int(len(all_days) * day_share) + 1]
+    new_day = _day_of(days[-1])
     events = _input_folder(tmp_path / "input", days[:-1])
     context = _context(tmp_path, "daily", events)
     # Prod as of midnight before the new day: every interval up to new_day - 1 is processed.
     build(context, execution_time=new_day, **BUILD_OPTIONS)
+    thresholds = "SELECT goal_id, threshold FROM intermediate.goal_thresholds ORDER BY goal_id"
+    thresholds_before = context.fetchdf(thresholds)
 
     (tmp_path / "input" / days[-1].name).symlink_to(days[-1])  # the new day's file lands
     context = _context(tmp_path, "daily", events)  # a new process, as the daily cron job would be
@@ -111,7 +124,11 @@ def test_daily_run_processes_only_the_new_day(daily_log, full_build, tmp_path):
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_end)], model
     evaluated = {m for m, _, _ in evaluations}
     assert {"marts.trial_activation", "staging.trial_events_quarantine_undated"} <= evaluated
-    _assert_same_marts(_marts(context), full_build)
+    assert (not context.fetchdf(thresholds).equals(thresholds_before)) == threshold_moves
+
+    reference = _context(tmp_path, "full", _input_folder(tmp_path / "all_input", days))
+    build(reference, execution_time=new_day + dt.timedelta(days=1), **BUILD_OPTIONS)
+    _assert_same_marts(_marts(context), _marts(reference))
 
 
 def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
