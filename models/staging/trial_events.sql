@@ -1,7 +1,9 @@
 /* Product events of trialist organizations, typed and deduplicated: one row per distinct event.
    Exact duplicate rows of the export (all seven columns equal once typed) are collapsed into one
    row that counts them in raw_row_count. Incremental by event day: a daily run loads only the new
-   day. Rows that cannot be used are in staging.trial_events_quarantine instead. */
+   day. Rows that cannot be used are in staging.trial_events_quarantine instead.
+   The grain is unique by construction (the GROUP BY of exactly its columns, and a day's rows are
+   replaced as a whole), so it is not audited again: over 100M events that audit alone took 36 s. */
 MODEL (
   name staging.trial_events,
   kind INCREMENTAL_BY_TIME_RANGE (
@@ -20,17 +22,6 @@ MODEL (
   audits (
     not_null(
       columns := (organization_id, activity_name, event_at, trial_start, trial_end, converted)
-    ),
-    unique_combination_of_columns(
-      columns := (
-        organization_id,
-        activity_name,
-        event_at,
-        trial_start,
-        trial_end,
-        converted,
-        converted_at
-      )
     ),
     accepted_range("column" := raw_row_count, min_v := 1),
     accepted_range("column" := trial_week, min_v := 1, max_v := 5, condition := is_in_trial)
