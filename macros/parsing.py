@@ -13,13 +13,15 @@ FALSE_SPELLINGS = ("false", "f", "0", "no", "n")
 def parse_boolean(evaluator, value: exp.Expression) -> exp.Expression:
     """TRUE/FALSE from the spellings real exports use (True, TRUE, true, t, 1, ...); NULL otherwise.
 
-    The engine's own cast of the text first: DuckDB and Spark accept exactly these spellings (in any
-    case), so the spelling lists are only consulted for the rest (e.g. padded with blanks). On 100M
-    typed Parquet values that is 2.6 s instead of 6.8 s. PostgreSQL has no TRY_CAST: lists only.
+    The engine's own cast first: from text, DuckDB and Spark accept exactly these spellings (in any
+    case), so the spelling lists are only consulted for the rest (e.g. padded with blanks), and a
+    BOOLEAN column (typed Parquet) needs no parsing at all: 0.1 s instead of 6.8 s per 100M values.
+    raw.trial_events hands a numeric CONVERTED column over as text, so that 2 is not TRUE.
+    PostgreSQL has no TRY_CAST: the lists only.
     """
     text = f"CAST({value.sql('duckdb')} AS TEXT)"
     spelled = f"LOWER(TRIM({text}))"
-    cast = "" if engine_dialect(evaluator) == "postgres" else f"TRY_CAST({text} AS BOOLEAN)"
+    cast = "" if engine_dialect(evaluator) == "postgres" else f"TRY_CAST({value.sql('duckdb')} AS BOOLEAN)"
     return exp.maybe_parse(
         "CASE"
         + (f" WHEN NOT {cast} IS NULL THEN {cast}" if cast else "")

@@ -44,9 +44,12 @@ def trial_events_source(evaluator) -> exp.Expression:
     if parquet and len(parquet) < len(headers):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
-        return exp.maybe_parse(
-            f"READ_PARQUET({_sql_string(path)}, union_by_name = TRUE, hive_partitioning = FALSE)", dialect="duckdb"
-        )
+        read = f"READ_PARQUET({_sql_string(path)}, union_by_name = TRUE, hive_partitioning = FALSE)"
+        if not all(_boolean_or_text(file, "converted") for file in parquet):
+            # Staging casts CONVERTED to BOOLEAN first, which would read any non-zero number as TRUE:
+            # a numeric column goes to staging as text, so only 0 and 1 are booleans, as in a CSV.
+            read = f"(SELECT * REPLACE (CAST(converted AS TEXT) AS converted) FROM {read})"
+        return exp.maybe_parse(read, dialect="duckdb")
     return _read_csv(path, headers)
 
 
@@ -109,6 +112,15 @@ def check_raw_files(path: str) -> dict:
             )
         headers[file] = columns
     return headers
+
+
+def _boolean_or_text(file: str, column: str) -> bool:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(file)
+    field = schema.field(next(name for name in schema.names if name.lower() == column))
+    return pa.types.is_boolean(field.type) or pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
 
 
 def _header(file: str) -> list[str]:

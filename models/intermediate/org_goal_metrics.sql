@@ -36,7 +36,8 @@ WITH changed_organizations AS (
   INNER JOIN staging.activation_goals AS g
     ON a.activity_name LIKE g.activity_pattern
   WHERE
-    a.organization_id IN (
+    @start_ds <= @trial_events_start
+    OR a.organization_id IN (
       SELECT
         organization_id
       FROM changed_organizations
@@ -61,7 +62,8 @@ WITH changed_organizations AS (
   LEFT JOIN goal_activity AS a
     ON o.organization_id = a.organization_id AND g.goal_id = a.goal_id
   WHERE
-    o.organization_id IN (
+    @start_ds <= @trial_events_start
+    OR o.organization_id IN (
       SELECT
         organization_id
       FROM changed_organizations

@@ -101,7 +101,8 @@ WITH changed_organizations AS (
   INNER JOIN staging.trial_organizations AS o
     ON m.organization_id = o.organization_id
   WHERE
-    m.organization_id IN (
+    @start_ds <= @trial_events_start
+    OR m.organization_id IN (
       SELECT
         organization_id
       FROM changed_organizations

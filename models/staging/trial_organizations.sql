@@ -52,7 +52,8 @@ WITH changed_organizations AS (
     MAX(event_at) AS last_event_at
   FROM staging.trial_events
   WHERE
-    organization_id IN (
+    @start_ds <= @trial_events_start
+    OR organization_id IN (
       SELECT
         organization_id
       FROM changed_organizations

@@ -23,6 +23,7 @@ MARTS = {
     "marts.trial_activation": "organization_id",
 }
 INCREMENTAL_MODELS = ("staging.trial_events", "staging.trial_events_quarantine_dated", "intermediate.org_daily_activity")
+ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
 # Incremental by organization: a run merges in the organizations with events in its interval.
 ORGANIZATION_MODELS = ("staging.trial_organizations", "intermediate.org_goal_metrics", "marts.trial_goals")
 BUILD_OPTIONS = {"skip_tests": True, "skip_linter": True}  # unit tests and lint are checked elsewhere
@@ -164,13 +165,17 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     late_rows = duckdb.sql(f"SELECT COUNT(*) FROM '{late_dir / 'part-0.parquet'}'").fetchone()[0]
     assert late_rows > 0
 
+    # Found by the documented check: the accounting audit over the days already loaded lists the day.
+    context = _context(tmp_path, "late", events)
+    day = _day_of(late_day)
+    loaded_days = dict(start=_day_of(days[0]), end=new_day, execution_time=run_clock, models=[ACCOUNTING_MODEL])
+    assert not context.audit(**loaded_days)
+
     # The documented path: restate the affected day of staging.trial_events. SQLMesh restates the
     # same interval of every downstream incremental-by-time model, and rebuilds the downstream
     # incremental-by-organization models (it restates INCREMENTAL_BY_UNIQUE_KEY models in full) and
     # the FULL ones.
-    context = _context(tmp_path, "late", events)
     evaluations = _record_evaluations(context)
-    day = _day_of(late_day)
     context.plan(
         "prod", restate_models=["staging.trial_events"], start=day, end=day, execution_time=run_clock,
         auto_apply=True, no_prompts=True, **BUILD_OPTIONS,
@@ -179,6 +184,7 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     for model in INCREMENTAL_MODELS:
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_start + dt.timedelta(days=1))], model
     assert {"marts.trial_activation"} | set(ORGANIZATION_MODELS) <= {m for m, _, _ in evaluations}
+    assert context.audit(**loaded_days)  # every raw row accounted for again
     after = _marts(context)
     with pytest.raises(AssertionError):
         _assert_same_marts(after, before)  # the late events did change the marts

@@ -372,6 +372,24 @@ def test_parquet_input_with_lower_case_columns_loads(make_context, tmp_path):
     assert staged.values.tolist() == [["org_converted", 1, True], ["org_good", 2, False]]
 
 
+def test_parquet_numeric_converted_column_reads_only_0_and_1_as_booleans(make_context, tmp_path):
+    """A numeric CONVERTED column: 1 and 0 are booleans, as in a CSV; 2 is quarantined, not TRUE."""
+    rows = [event(), CONVERTED, event(org="org_two", at="2024-02-03 10:00:00")]
+    columns = {name.lower(): [row[i] or None for row in rows] for i, name in enumerate(COLUMNS)}
+    columns["converted"] = [0, 1, 2]
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.table(columns), path)
+    context = make_context(events_path=path)
+
+    build(context, skip_tests=True)
+
+    assert raw_rows_accounted(context) == (3, 2, 1)
+    staged = context.fetchdf("SELECT DISTINCT organization_id, converted FROM staging.trial_events ORDER BY 1")
+    assert staged.values.tolist() == [["org_converted", True], ["org_good", False]]
+    quarantined = context.fetchdf("SELECT organization_id, quarantine_reason, raw_converted FROM staging.trial_events_quarantine")
+    assert quarantined.values.tolist() == [["org_two", "unparseable_converted", "2"]]
+
+
 def test_gzipped_csv_with_lower_case_header_loads(make_context, tmp_path):
     path = write_csv(tmp_path / "events.csv.gz", [event(), CONVERTED], header=HEADER.lower())
     context = make_context(events_path=path)
