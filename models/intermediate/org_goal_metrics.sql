@@ -16,13 +16,7 @@ MODEL (
   )
 );
 
-WITH changed_organizations AS (
-  SELECT DISTINCT
-    organization_id
-  FROM staging.trial_events
-  WHERE
-    event_at BETWEEN @start_ts AND @end_ts
-), goal_activity AS (
+WITH goal_activity AS (
   SELECT
     a.organization_id,
     g.goal_id,
@@ -36,12 +30,7 @@ WITH changed_organizations AS (
   INNER JOIN staging.activation_goals AS g
     ON a.activity_name LIKE g.activity_pattern
   WHERE
-    @start_ds <= @trial_events_start
-    OR a.organization_id IN (
-      SELECT
-        organization_id
-      FROM changed_organizations
-    )
+    @is_changed_organization(a.organization_id)
   GROUP BY
     a.organization_id,
     g.goal_id
@@ -62,12 +51,7 @@ WITH changed_organizations AS (
   LEFT JOIN goal_activity AS a
     ON o.organization_id = a.organization_id AND g.goal_id = a.goal_id
   WHERE
-    @start_ds <= @trial_events_start
-    OR o.organization_id IN (
-      SELECT
-        organization_id
-      FROM changed_organizations
-    )
+    @is_changed_organization(o.organization_id)
 )
 SELECT
   organization_id, /* the trialist organization */

@@ -4,8 +4,9 @@
    met it, i.e. the CEIL(threshold)-th matching event of the window (the window's start when the
    threshold is 0, since nothing was needed).
    Incremental by organization and goal: a run recomputes the rows of the organizations with staged
-   events in the interval it processes, and every row of a goal whose percentile threshold the
-   interval can move (moved_goals below), then merges them in. A restatement rebuilds the table. */
+   events in the interval it processes, and every row of a goal whose threshold moved since the
+   previous run (intermediate.goal_threshold_history), then merges them in. A restatement rebuilds
+   the table. */
 MODEL (
   name marts.trial_goals,
   kind INCREMENTAL_BY_UNIQUE_KEY (
@@ -33,49 +34,30 @@ MODEL (
   )
 );
 
-WITH changed_organizations AS (
-  SELECT DISTINCT
-    organization_id
-  FROM staging.trial_events
-  WHERE
-    event_at BETWEEN @start_ts AND @end_ts
-), moved_goals AS (
-  /* Percentile goals whose threshold the interval can move: every row of such a goal is recomputed,
-     since a threshold applies to every organization. The threshold is a percentile of converted
-     organizations' metric values, so it can move only when a converted organization has new
-     matching events inside the goal's window, appears for the first time, or has rows that disagree
-     (its trial days may shift). */
+WITH previous_thresholds AS (
+  /* The thresholds as of the run before this one, which the table's rows were evaluated with. */
   SELECT
-    g.goal_id
-  FROM staging.activation_goals AS g
-  INNER JOIN intermediate.org_daily_activity AS a
-    ON a.trial_day BETWEEN g.window_start_day AND g.window_end_day
-    AND a.activity_name LIKE g.activity_pattern
-  INNER JOIN staging.trial_organizations AS o
-    ON a.organization_id = o.organization_id
+    goal_id,
+    threshold
+  FROM intermediate.goal_threshold_history
   WHERE
-    NOT g.threshold_percentile IS NULL
-    AND o.converted
-    AND a.event_date BETWEEN @start_ds AND @end_ds
-  UNION
-  SELECT
-    g.goal_id
-  FROM staging.activation_goals AS g
-  CROSS JOIN staging.trial_organizations AS o
-  WHERE
-    NOT g.threshold_percentile IS NULL
-    AND o.converted
-    AND (
-      o.first_event_at BETWEEN @start_ts AND @end_ts
-      OR (
-        o.has_conflicting_attributes
-        AND o.organization_id IN (
-          SELECT
-            organization_id
-          FROM changed_organizations
-        )
-      )
+    as_of_date = (
+      SELECT
+        MAX(as_of_date)
+      FROM intermediate.goal_threshold_history
+      WHERE
+        as_of_date < @start_ds
     )
+), moved_goals AS (
+  /* Goals whose threshold moved since then (or that have no previous threshold): every row of such a
+     goal is recomputed, since a threshold applies to every organization. */
+  SELECT
+    t.goal_id
+  FROM intermediate.goal_thresholds AS t
+  LEFT JOIN previous_thresholds AS p
+    ON t.goal_id = p.goal_id
+  WHERE
+    p.goal_id IS NULL OR t.threshold IS DISTINCT FROM p.threshold
 ), org_goals AS (
   SELECT
     m.organization_id,
@@ -101,12 +83,7 @@ WITH changed_organizations AS (
   INNER JOIN staging.trial_organizations AS o
     ON m.organization_id = o.organization_id
   WHERE
-    @start_ds <= @trial_events_start
-    OR m.organization_id IN (
-      SELECT
-        organization_id
-      FROM changed_organizations
-    )
+    @is_changed_organization(m.organization_id)
     OR m.goal_id IN (
       SELECT
         goal_id

@@ -28,13 +28,7 @@ MODEL (
   )
 );
 
-WITH changed_organizations AS (
-  SELECT DISTINCT
-    organization_id
-  FROM staging.trial_events
-  WHERE
-    event_at BETWEEN @start_ts AND @end_ts
-), organizations AS (
+WITH organizations AS (
   SELECT
     organization_id,
     MIN(trial_start) AS trial_start,
@@ -52,12 +46,7 @@ WITH changed_organizations AS (
     MAX(event_at) AS last_event_at
   FROM staging.trial_events
   WHERE
-    @start_ds <= @trial_events_start
-    OR organization_id IN (
-      SELECT
-        organization_id
-      FROM changed_organizations
-    )
+    @is_changed_organization(organization_id)
   GROUP BY
     organization_id
 )

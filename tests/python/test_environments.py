@@ -37,6 +37,7 @@ EVENTS = events_path()
 GOAL_DOWNSTREAM = {
     "intermediate.org_goal_metrics",
     "intermediate.goal_thresholds",
+    "intermediate.goal_threshold_history",
     "marts.trial_goals",
     "marts.trial_activation",
 }
