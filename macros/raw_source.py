@@ -45,7 +45,7 @@ def trial_events_source(evaluator) -> exp.Expression:
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
         read = f"READ_PARQUET({_sql_string(path)}, union_by_name = TRUE, hive_partitioning = FALSE)"
-        if not all(_boolean_or_text(file, "converted") for file in parquet):
+        if not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet):
             # Staging casts CONVERTED to BOOLEAN first, which would read any non-zero number as TRUE:
             # a numeric column goes to staging as text, so only 0 and 1 are booleans, as in a CSV.
             read = f"(SELECT * REPLACE (CAST(converted AS TEXT) AS converted) FROM {read})"
@@ -62,7 +62,7 @@ def _read_csv(path: str, headers: dict) -> exp.Expression:
     """
     files_by_header: dict = {}
     for file, columns in headers.items():
-        files_by_header.setdefault(tuple(columns), []).append(file)
+        files_by_header.setdefault(tuple(column for column, _ in columns), []).append(file)
     reads = []
     for columns, files in files_by_header.items():
         source = _sql_string(path) if len(files_by_header) == 1 else f"[{', '.join(map(_sql_string, files))}]"
@@ -89,14 +89,15 @@ def resolve_events_path(path: str) -> str:
 
 
 def check_raw_files(path: str) -> dict:
-    """Every file matched by path, with its columns in file order (lower case), after checking that
-    each has exactly the expected columns."""
+    """Every file matched by path, with its columns in file order: (name in lower case, Parquet type
+    or None for CSV) pairs, after checking that each has exactly the expected columns."""
     files = sorted(glob(path)) if any(ch in path for ch in "*?[") else [path]
     if not files:
         raise RawFileError(f"{path}: no file matches this path (TRIAL_EVENTS_PATH)")
     headers = {}
     for file in files:
-        columns = [c.strip().strip('"').lower() for c in _header(file)]
+        header = _header(file)
+        columns = [c.strip().strip('"').lower() for c, _ in header]
         missing = [c for c in EXPECTED_COLUMNS if c not in columns]
         extra = [c or "(empty name)" for c in columns if c not in EXPECTED_COLUMNS]
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
@@ -110,25 +111,24 @@ def check_raw_files(path: str) -> dict:
                 f"{file}: {'; '.join(p for p in problems if p)}. "
                 f"Expected a header with exactly: {', '.join(EXPECTED_COLUMNS)} (any case)."
             )
-        headers[file] = columns
+        headers[file] = [(column, type_) for column, (_, type_) in zip(columns, header)]
     return headers
 
 
-def _boolean_or_text(file: str, column: str) -> bool:
+def _boolean_or_text(arrow_type) -> bool:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    schema = pq.read_schema(file)
-    field = schema.field(next(name for name in schema.names if name.lower() == column))
-    return pa.types.is_boolean(field.type) or pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+    return pa.types.is_boolean(arrow_type) or pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
-def _header(file: str) -> list[str]:
+def _header(file: str) -> list[tuple]:
+    """The file's column names as written, each with its Parquet (Arrow) type, or None in a CSV."""
     try:
         if file.endswith(".parquet"):
             import pyarrow.parquet as pq
 
-            return list(pq.read_schema(file).names)
+            schema = pq.read_schema(file)
+            return [(field.name, field.type) for field in schema]
         opener = gzip.open if file.endswith(".gz") else open
         with opener(file, "rb") as handle:
             # The header line only (and not a whole one-line binary file): a text reader would decode
@@ -143,4 +143,4 @@ def _header(file: str) -> list[str]:
     if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in first_line):
         # Binary content can decode as text up to its first newline byte: a control character tells.
         raise RawFileError(f"{file}: cannot be read as CSV, gzipped CSV or Parquet (binary content)")
-    return first_line.rstrip("\r\n").split(",")
+    return [(name, None) for name in first_line.rstrip("\r\n").split(",")]
