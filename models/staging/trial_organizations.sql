@@ -2,10 +2,10 @@
    The organization-level columns repeat on every event row; when an organization's rows disagree,
    the organization is kept, flagged has_conflicting_attributes, and resolved to its earliest
    trial_start, latest trial_end and earliest conversion.
-   Incremental by organization: a run recomputes, from all their events, only the organizations with
-   staged events in the interval it processes (a daily run: the day's organizations; a first build:
-   every one) and merges them in. A restatement rebuilds the whole table (SQLMesh restates
-   INCREMENTAL_BY_UNIQUE_KEY models in full). */
+   Incremental by organization: a run recomputes only the organizations with staged events in the
+   interval it processes (a daily run: the day's organizations; a first build: every one), from all
+   their days in staging.trial_organization_days, and merges them in. A restatement rebuilds the
+   whole table (SQLMesh restates INCREMENTAL_BY_UNIQUE_KEY models in full). */
 MODEL (
   name staging.trial_organizations,
   kind INCREMENTAL_BY_UNIQUE_KEY (
@@ -31,20 +31,20 @@ MODEL (
 WITH organizations AS (
   SELECT
     organization_id,
-    MIN(trial_start) AS trial_start,
-    MAX(trial_end) AS trial_end,
-    BOOL_OR(converted::BOOLEAN) AS converted,
-    MIN(converted_at) AS converted_at,
-    MIN(trial_start) /* MIN <> MAX rather than COUNT(DISTINCT ...) > 1: the same answer, 3.7x faster on 100M events */ <> MAX(trial_start)
-    OR MIN(trial_end) <> MAX(trial_end)
-    OR BOOL_OR(converted::BOOLEAN) <> BOOL_AND(converted::BOOLEAN)
-    OR COALESCE(MIN(converted_at) <> MAX(converted_at), FALSE)
-    OR COUNT(converted_at) BETWEEN 1 AND COUNT(*) - 1 AS has_conflicting_attributes, /* some rows with converted_at, some without */
+    MIN(min_trial_start) AS trial_start,
+    MAX(max_trial_end) AS trial_end,
+    BOOL_OR(any_converted::BOOLEAN) AS converted,
+    MIN(min_converted_at) AS converted_at,
+    MIN(min_trial_start) <> MAX(max_trial_start)
+    OR MIN(min_trial_end) <> MAX(max_trial_end)
+    OR BOOL_OR(any_converted::BOOLEAN) <> BOOL_AND(all_converted::BOOLEAN)
+    OR COALESCE(MIN(min_converted_at) <> MAX(max_converted_at), FALSE)
+    OR SUM(events_with_converted_at) BETWEEN 1 AND SUM(event_count) - 1 AS has_conflicting_attributes, /* some rows with converted_at, some without */
     SUM(raw_row_count) AS raw_row_count,
-    COUNT(*) AS event_count,
-    MIN(event_at) AS first_event_at,
-    MAX(event_at) AS last_event_at
-  FROM staging.trial_events
+    SUM(event_count) AS event_count,
+    MIN(first_event_at) AS first_event_at,
+    MAX(last_event_at) AS last_event_at
+  FROM staging.trial_organization_days
   WHERE
     @is_changed_organization(organization_id)
   GROUP BY

@@ -22,10 +22,21 @@ MARTS = {
     "marts.trial_goals": "organization_id, goal_id",
     "marts.trial_activation": "organization_id",
 }
-INCREMENTAL_MODELS = ("staging.trial_events", "staging.trial_events_quarantine_dated", "intermediate.org_daily_activity")
+INCREMENTAL_MODELS = (
+    "staging.trial_events",
+    "staging.trial_events_quarantine_dated",
+    "staging.trial_organization_days",
+    "intermediate.org_daily_activity",
+)
 ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
 # Incremental by organization: a run merges in the organizations with events in its interval.
-ORGANIZATION_MODELS = ("staging.trial_organizations", "intermediate.org_goal_metrics", "marts.trial_goals")
+ORGANIZATION_MODELS = (
+    "staging.trial_organizations",
+    "intermediate.org_goal_metrics",
+    "marts.trial_goals",
+)
+# Stamps each run's goal thresholds with the interval's last day (marts.trial_goals reads the previous one).
+HISTORY_MODEL = "intermediate.goal_threshold_history"
 BUILD_OPTIONS = {"skip_tests": True, "skip_linter": True}  # unit tests and lint are checked elsewhere
 
 
@@ -121,7 +132,7 @@ def test_daily_run_processes_only_the_new_day(daily_log, tmp_path, day_share, th
     context.run(end=new_day)
 
     day_start, day_end = dt.datetime.combine(new_day, dt.time()), dt.datetime.combine(new_day, dt.time()) + dt.timedelta(days=1)
-    for model in INCREMENTAL_MODELS + ORGANIZATION_MODELS:
+    for model in INCREMENTAL_MODELS + ORGANIZATION_MODELS + (HISTORY_MODEL,):
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_end)], model
     evaluated = {m for m, _, _ in evaluations}
     assert {"marts.trial_activation", "staging.trial_events_quarantine_undated"} <= evaluated
@@ -185,6 +196,10 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_start + dt.timedelta(days=1))], model
     assert {"marts.trial_activation"} | set(ORGANIZATION_MODELS) <= {m for m, _, _ in evaluations}
     assert context.audit(**loaded_days)  # every raw row accounted for again
+    # The threshold history is rebuilt with the marts (unique-key models restate in full): its only
+    # rows are the thresholds the rebuilt marts used, which the next daily run compares with.
+    history = context.fetchdf(f"SELECT goal_id, threshold FROM {HISTORY_MODEL} ORDER BY goal_id")
+    assert history.equals(context.fetchdf("SELECT goal_id, threshold FROM intermediate.goal_thresholds ORDER BY goal_id"))
     after = _marts(context)
     with pytest.raises(AssertionError):
         _assert_same_marts(after, before)  # the late events did change the marts
