@@ -18,7 +18,7 @@ def is_changed_organization(evaluator, organization_id: exp.Expression) -> exp.E
     condition = parse_one(
         f"""@start_ds <= '{project_start}'
         OR {organization_id.sql(dialect=evaluator.dialect)} IN (
-          SELECT organization_id FROM staging.trial_events WHERE event_at BETWEEN @start_ts AND @end_ts
+          SELECT DISTINCT organization_id FROM staging.trial_events WHERE event_at BETWEEN @start_ts AND @end_ts
         )""",
         dialect=evaluator.dialect,
     )

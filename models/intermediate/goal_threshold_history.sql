@@ -1,9 +1,9 @@
 /* The goal thresholds each run computed: one row per goal and last day of the interval the run
-   processed. marts.trial_goals compares today's thresholds with the previous run's row to re-evaluate
-   every organization for a goal only when its threshold moved.
+   processed. intermediate.goal_completions compares today's thresholds with the previous run's row
+   to re-evaluate every organization for a goal only when its threshold moved.
    Incremental by unique key, not by time range, so that a restatement of anything upstream rebuilds
-   it in full, as it rebuilds marts.trial_goals: after one, the single row per goal is the threshold
-   the rebuilt marts used. */
+   it in full, as it rebuilds intermediate.goal_completions: after one, the single row per goal is
+   the threshold the rebuilt completions used. */
 MODEL (
   name intermediate.goal_threshold_history,
   kind INCREMENTAL_BY_UNIQUE_KEY (

@@ -3,15 +3,11 @@
    A goal is completed when metric_value >= threshold; completed_at is the time of the event that
    met it, i.e. the CEIL(threshold)-th matching event of the window (the window's start when the
    threshold is 0, since nothing was needed).
-   Incremental by organization and goal: a run recomputes the rows of the organizations with staged
-   events in the interval it processes, and every row of a goal whose threshold moved since the
-   previous run (intermediate.goal_threshold_history), then merges them in. A restatement rebuilds
-   the table. */
+   Rebuilt in full on every run from the organization-level tables: the completing events, the
+   expensive part, come from intermediate.goal_completions, which is incremental. */
 MODEL (
   name marts.trial_goals,
-  kind INCREMENTAL_BY_UNIQUE_KEY (
-    unique_key (organization_id, goal_id)
-  ),
+  kind FULL,
   grain (organization_id, goal_id),
   audits (
     not_null(
@@ -34,31 +30,7 @@ MODEL (
   )
 );
 
-WITH previous_thresholds AS (
-  /* The thresholds as of the run before this one, which the table's rows were evaluated with. */
-  SELECT
-    goal_id,
-    threshold
-  FROM intermediate.goal_threshold_history
-  WHERE
-    as_of_date = (
-      SELECT
-        MAX(as_of_date)
-      FROM intermediate.goal_threshold_history
-      WHERE
-        as_of_date < @start_ds
-    )
-), moved_goals AS (
-  /* Goals whose threshold moved since then (or that have no previous threshold): every row of such a
-     goal is recomputed, since a threshold applies to every organization. */
-  SELECT
-    t.goal_id
-  FROM intermediate.goal_thresholds AS t
-  LEFT JOIN previous_thresholds AS p
-    ON t.goal_id = p.goal_id
-  WHERE
-    p.goal_id IS NULL OR t.threshold IS DISTINCT FROM p.threshold
-), org_goals AS (
+WITH org_goals AS (
   SELECT
     m.organization_id,
     m.goal_id,
@@ -82,67 +54,12 @@ WITH previous_thresholds AS (
     ON m.goal_id = g.goal_id
   INNER JOIN staging.trial_organizations AS o
     ON m.organization_id = o.organization_id
-  WHERE
-    @is_changed_organization(m.organization_id)
-    OR m.goal_id IN (
-      SELECT
-        goal_id
-      FROM moved_goals
-    )
 ), evaluated AS (
   SELECT
     *,
     metric_value >= threshold AS is_completed,
     CEIL(threshold)::BIGINT AS events_needed
   FROM org_goals
-), completing_days AS (
-  /* The day on which the running count of matching events first reaches events_needed, found on
-     the daily counts so that only that day's events are read below. */
-  SELECT
-    organization_id,
-    goal_id,
-    trial_day,
-    events_needed - (
-      running_events - day_events
-    ) AS event_number_in_day
-  FROM (
-    SELECT
-      e.organization_id,
-      e.goal_id,
-      e.events_needed,
-      a.trial_day,
-      SUM(a.event_count) AS day_events,
-      SUM(SUM(a.event_count)) OVER (PARTITION BY e.organization_id, e.goal_id ORDER BY a.trial_day) AS running_events
-    FROM evaluated AS e
-    INNER JOIN intermediate.org_daily_activity AS a
-      ON e.organization_id = a.organization_id
-      AND a.trial_day BETWEEN e.window_start_day AND e.window_end_day
-      AND a.activity_name LIKE e.activity_pattern
-    WHERE
-      e.is_completed AND e.events_needed > 0
-    GROUP BY
-      e.organization_id,
-      e.goal_id,
-      e.events_needed,
-      a.trial_day
-  ) AS daily
-  WHERE
-    running_events >= events_needed AND running_events - day_events < events_needed
-), completing_events AS (
-  SELECT
-    d.organization_id,
-    d.goal_id,
-    s.event_at,
-    d.event_number_in_day,
-    ROW_NUMBER() OVER (PARTITION BY d.organization_id, d.goal_id ORDER BY s.event_at) AS event_number
-  FROM completing_days AS d
-  INNER JOIN evaluated AS e
-    ON d.organization_id = e.organization_id AND d.goal_id = e.goal_id
-  INNER JOIN staging.trial_events AS s
-    ON d.organization_id = s.organization_id
-    AND d.trial_day = s.trial_day
-    AND s.is_in_trial
-    AND s.activity_name LIKE e.activity_pattern
 )
 SELECT
   e.organization_id, /* the trialist organization */
@@ -162,12 +79,12 @@ SELECT
     THEN NULL
     WHEN e.events_needed <= 0
     THEN e.trial_start + e.window_start_day * INTERVAL '1' DAY
-    ELSE c.event_at
+    ELSE c.completed_at
   END AS completed_at /* when the event that met the threshold happened; NULL when not completed */
 FROM evaluated AS e
-LEFT JOIN completing_events AS c
+LEFT JOIN intermediate.goal_completions AS c
   ON e.organization_id = c.organization_id
   AND e.goal_id = c.goal_id
-  AND c.event_number = c.event_number_in_day;
+  AND e.events_needed = c.events_needed /* evaluated for this threshold: otherwise NULL, which the completed_at_iff_completed audit stops */;
 
 @warn_goals_that_separate_no_one() /* Names the goals that the non-blocking goal_separates_organizations audit finds. */

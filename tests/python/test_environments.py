@@ -38,6 +38,7 @@ GOAL_DOWNSTREAM = {
     "intermediate.org_goal_metrics",
     "intermediate.goal_thresholds",
     "intermediate.goal_threshold_history",
+    "intermediate.goal_completions",
     "marts.trial_goals",
     "marts.trial_activation",
 }

@@ -33,9 +33,9 @@ ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_ro
 ORGANIZATION_MODELS = (
     "staging.trial_organizations",
     "intermediate.org_goal_metrics",
-    "marts.trial_goals",
+    "intermediate.goal_completions",
 )
-# Stamps each run's goal thresholds with the interval's last day (marts.trial_goals reads the previous one).
+# Stamps each run's goal thresholds with the interval's last day (goal_completions reads the previous one).
 HISTORY_MODEL = "intermediate.goal_threshold_history"
 BUILD_OPTIONS = {"skip_tests": True, "skip_linter": True}  # unit tests and lint are checked elsewhere
 
@@ -112,9 +112,10 @@ def full_build(daily_log, tmp_path_factory):
     ids=["late-day-thresholds-stay", "busy-day-thresholds-move"],
 )
 def test_daily_run_processes_only_the_new_day(daily_log, tmp_path, day_share, threshold_moves):
-    """A daily run loads the new day and merges in the organizations it touched. On a day that moves
-    a percentile threshold, every organization's row of that goal is recomputed too (marts.trial_goals'
-    moved_goals): the marts equal a full build on the same days only if both paths are right."""
+    """A daily run loads the new day and merges in the organizations it touched; their goal
+    completions are re-evaluated only where the day can have changed them, except on a day that moves
+    a percentile threshold, when every organization's completion of that goal is (intermediate.
+    goal_completions): the marts equal a full build on the same days only if both paths are right."""
     root, _, _ = daily_log
     all_days = sorted((root / "days").glob("event_date=*"))
     days = all_days[: int(len(all_days) * day_share) + 1]

@@ -1,0 +1,193 @@
+/* When each organization completed each goal: one row per organization and goal that a run
+   evaluated, with the number of matching events the goal needed then (events_needed =
+   CEIL(threshold)) and the time of the events_needed-th of them (completed_at; NULL when the
+   organization has fewer). marts.trial_goals uses a row only if its events_needed is still the goal's.
+   The expensive part of the marts (finding the completing event among the staged events), kept
+   incremental by organization and goal. A first build or a restatement evaluates every pair. A
+   daily run evaluates only the pairs whose completed_at can have changed, knowing that the
+   interval's events all come after the events already loaded:
+   - events_needed may have changed: every pair of a goal whose threshold moved since the previous
+     run, and the steadiness pairs of organizations with new events in the baseline or fallback
+     window (their own threshold depends on those);
+   - otherwise only a pair completed within the interval (fewer than events_needed matching events
+     before it, at least as many now), whose completing event is one of the interval's. Every other
+     pair keeps its row: completed before the interval with the same events_needed, or still short.
+   So a daily run reads the staged events of the interval only, unless a threshold moved. */
+MODEL (
+  name intermediate.goal_completions,
+  kind INCREMENTAL_BY_UNIQUE_KEY (
+    unique_key (organization_id, goal_id)
+  ),
+  grain (organization_id, goal_id),
+  audits (
+    not_null(columns := (organization_id, goal_id, events_needed)),
+    unique_combination_of_columns(columns := (organization_id, goal_id))
+  )
+);
+
+WITH previous_thresholds AS (
+  /* The thresholds as of the run before this one. */
+  SELECT
+    goal_id,
+    threshold
+  FROM intermediate.goal_threshold_history
+  WHERE
+    as_of_date = (
+      SELECT
+        MAX(as_of_date)
+      FROM intermediate.goal_threshold_history
+      WHERE
+        as_of_date < @start_ds
+    )
+), moved_goals AS (
+  /* Goals whose threshold moved since then, or that have no previous threshold (a first build). */
+  SELECT
+    t.goal_id
+  FROM intermediate.goal_thresholds AS t
+  LEFT JOIN previous_thresholds AS p
+    ON t.goal_id = p.goal_id
+  WHERE
+    p.goal_id IS NULL OR t.threshold IS DISTINCT FROM p.threshold
+), candidates AS (
+  /* The pairs of the organizations with events in the interval, and every pair of a moved goal. */
+  SELECT
+    m.organization_id,
+    m.goal_id,
+    g.goal_kind,
+    g.activity_pattern,
+    g.window_start_day,
+    g.window_end_day,
+    g.baseline_start_day,
+    g.baseline_end_day,
+    g.fallback_start_day,
+    g.fallback_end_day,
+    m.metric_value,
+    CEIL(
+      CASE
+        WHEN t.goal_kind = 'steadiness'
+        THEN GREATEST(t.threshold_floor, t.baseline_ratio * m.baseline_value)
+        ELSE t.threshold
+      END
+    )::BIGINT AS events_needed, /* as marts.trial_goals' threshold */
+    NOT mg.goal_id IS NULL AS threshold_moved
+  FROM intermediate.org_goal_metrics AS m
+  INNER JOIN intermediate.goal_thresholds AS t
+    ON m.goal_id = t.goal_id
+  INNER JOIN staging.activation_goals AS g
+    ON m.goal_id = g.goal_id
+  LEFT JOIN moved_goals AS mg
+    ON m.goal_id = mg.goal_id
+  WHERE
+    @is_changed_organization(m.organization_id) OR NOT mg.goal_id IS NULL
+), interval_activity AS (
+  /* What the interval brought to each candidate: matching events in the window, and whether any
+     fell in the baseline or fallback window. */
+  SELECT
+    c.organization_id,
+    c.goal_id,
+    COALESCE(
+      SUM(a.event_count) FILTER(WHERE
+        a.trial_day BETWEEN c.window_start_day AND c.window_end_day),
+      0
+    ) AS window_events,
+    COALESCE(
+      BOOL_OR(
+        CAST(a.trial_day BETWEEN c.baseline_start_day AND c.baseline_end_day
+        OR a.trial_day BETWEEN c.fallback_start_day AND c.fallback_end_day AS BOOLEAN)
+      ),
+      FALSE
+    ) AS baseline_events
+  FROM candidates AS c
+  INNER JOIN intermediate.org_daily_activity AS a
+    ON c.organization_id = a.organization_id AND a.activity_name LIKE c.activity_pattern
+  WHERE
+    a.event_date BETWEEN @start_ds AND @end_ds
+  GROUP BY
+    c.organization_id,
+    c.goal_id
+), evaluated AS (
+  /* The candidates whose completed_at can have changed (see the header). */
+  SELECT
+    c.*
+  FROM candidates AS c
+  LEFT JOIN interval_activity AS i
+    ON c.organization_id = i.organization_id AND c.goal_id = i.goal_id
+  WHERE
+    c.threshold_moved
+    OR (
+      c.goal_kind = 'steadiness' AND COALESCE(i.baseline_events, FALSE)
+    )
+    OR (
+      c.metric_value >= c.events_needed
+      AND c.metric_value - COALESCE(i.window_events, 0) < c.events_needed
+    )
+), completing_buckets AS (
+  /* The bucket of org_daily_activity (trial day, calendar day: both grow with the event time) in
+     which the running count of matching events reaches events_needed, and the completing event's
+     number within it, so that only that bucket's events are read below. */
+  SELECT
+    organization_id,
+    goal_id,
+    activity_pattern,
+    trial_day,
+    event_date::TIMESTAMP AS bucket_start,
+    event_date::TIMESTAMP + INTERVAL '1' DAY AS bucket_end,
+    events_needed - (
+      running_events - bucket_events
+    ) AS event_number_in_bucket
+  FROM (
+    SELECT
+      e.organization_id,
+      e.goal_id,
+      e.activity_pattern,
+      e.events_needed,
+      a.trial_day,
+      a.event_date,
+      SUM(a.event_count) AS bucket_events,
+      SUM(SUM(a.event_count)) OVER (PARTITION BY e.organization_id, e.goal_id ORDER BY a.trial_day, a.event_date) AS running_events
+    FROM evaluated AS e
+    INNER JOIN intermediate.org_daily_activity AS a
+      ON e.organization_id = a.organization_id
+      AND a.trial_day BETWEEN e.window_start_day AND e.window_end_day
+      AND a.activity_name LIKE e.activity_pattern
+    WHERE
+      e.events_needed > 0 AND e.metric_value >= e.events_needed
+    GROUP BY
+      e.organization_id,
+      e.goal_id,
+      e.activity_pattern,
+      e.events_needed,
+      a.trial_day,
+      a.event_date
+  ) AS buckets
+  WHERE
+    running_events >= events_needed
+    AND running_events - bucket_events < events_needed
+), completing_events AS (
+  /* The bucket's events in time order. The time range lets the engine skip every stored event
+     outside the buckets' days: on a daily run, all but the interval's. */
+  SELECT
+    b.organization_id,
+    b.goal_id,
+    s.event_at,
+    b.event_number_in_bucket,
+    ROW_NUMBER() OVER (PARTITION BY b.organization_id, b.goal_id ORDER BY s.event_at) AS event_number
+  FROM completing_buckets AS b
+  INNER JOIN staging.trial_events AS s
+    ON b.organization_id = s.organization_id
+    AND b.trial_day = s.trial_day
+    AND s.event_at >= b.bucket_start
+    AND s.event_at < b.bucket_end
+    AND s.is_in_trial
+    AND s.activity_name LIKE b.activity_pattern
+)
+SELECT
+  e.organization_id, /* the trialist organization */
+  e.goal_id, /* goal key from seeds/activation_goals.csv */
+  e.events_needed, /* CEIL(threshold) when the row was evaluated: matching events the goal needed */
+  c.event_at AS completed_at /* the events_needed-th matching in-trial event of the window; NULL when fewer, or none needed */
+FROM evaluated AS e
+LEFT JOIN completing_events AS c
+  ON e.organization_id = c.organization_id
+  AND e.goal_id = c.goal_id
+  AND c.event_number = c.event_number_in_bucket
