@@ -81,7 +81,8 @@ WITH previous_thresholds AS (
     @is_changed_organization(m.organization_id) OR NOT mg.goal_id IS NULL
 ), interval_activity AS (
   /* What the interval brought to each candidate: matching events in the window, and whether any
-     fell in the baseline or fallback window. */
+     fell in the baseline or fallback window. Not needed on a first build or a restatement (from the
+     project's start), which evaluates every pair anyway. */
   SELECT
     c.organization_id,
     c.goal_id,
@@ -101,7 +102,7 @@ WITH previous_thresholds AS (
   INNER JOIN intermediate.org_daily_activity AS a
     ON c.organization_id = a.organization_id AND a.activity_name LIKE c.activity_pattern
   WHERE
-    a.event_date BETWEEN @start_ds AND @end_ds
+    a.event_date BETWEEN @start_ds AND @end_ds AND @start_ds > @trial_events_start
   GROUP BY
     c.organization_id,
     c.goal_id

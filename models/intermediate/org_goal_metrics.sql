@@ -40,11 +40,14 @@ WITH goal_activity AS (
     o.converted,
     g.goal_id,
     g.goal_kind,
-    COALESCE(a.window_events, 0) AS window_events,
-    CASE WHEN g.goal_kind = 'steadiness' THEN COALESCE(a.baseline_events, 0) END AS baseline_events,
+    COALESCE(a.window_events, 0)::BIGINT AS window_events, /* BIGINT: a SUM is HUGEINT in DuckDB, several times slower to scan */
+    CASE
+      WHEN g.goal_kind = 'steadiness'
+      THEN COALESCE(a.baseline_events, 0)::BIGINT
+    END AS baseline_events,
     CASE
       WHEN g.goal_kind = 'steadiness' AND NOT g.fallback_start_day IS NULL
-      THEN COALESCE(a.fallback_events, 0)
+      THEN COALESCE(a.fallback_events, 0)::BIGINT
     END AS fallback_events
   FROM staging.trial_organizations AS o
   CROSS JOIN staging.activation_goals AS g

@@ -38,7 +38,7 @@ SELECT
   MAX(converted_at) AS max_converted_at, /* latest converted_at on the day's rows */
   COUNT(converted_at) AS events_with_converted_at, /* the day's events with a converted_at */
   COUNT(*) AS event_count, /* the day's distinct staged events, in or outside the trial */
-  SUM(raw_row_count) AS raw_row_count, /* raw rows behind them, exact duplicates included */
+  SUM(raw_row_count)::BIGINT AS raw_row_count, /* raw rows behind them, exact duplicates included */
   MIN(event_at) AS first_event_at, /* the day's first event */
   MAX(event_at) AS last_event_at /* the day's last event */
 FROM staging.trial_events

@@ -40,8 +40,8 @@ WITH organizations AS (
     OR BOOL_OR(any_converted::BOOLEAN) <> BOOL_AND(all_converted::BOOLEAN)
     OR COALESCE(MIN(min_converted_at) <> MAX(max_converted_at), FALSE)
     OR SUM(events_with_converted_at) BETWEEN 1 AND SUM(event_count) - 1 AS has_conflicting_attributes, /* some rows with converted_at, some without */
-    SUM(raw_row_count) AS raw_row_count,
-    SUM(event_count) AS event_count,
+    SUM(raw_row_count)::BIGINT AS raw_row_count, /* BIGINT: a SUM is HUGEINT in DuckDB */
+    SUM(event_count)::BIGINT AS event_count,
     MIN(first_event_at) AS first_event_at,
     MAX(last_event_at) AS last_event_at
   FROM staging.trial_organization_days
