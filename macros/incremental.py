@@ -23,3 +23,25 @@ def is_changed_organization(evaluator, organization_id: exp.Expression) -> exp.E
         dialect=evaluator.dialect,
     )
     return evaluator.transform(exp.paren(condition))
+
+
+@macro()
+def moved_goal_ids(evaluator) -> exp.Expression:
+    """SELECT goal_id of the goals whose threshold moved since the previous run, i.e. differs from
+    the last row of intermediate.goal_threshold_history before the interval (or has no such row: a
+    first build or a restatement). Every organization's row of such a goal must be re-evaluated."""
+    query = parse_one(
+        """SELECT t.goal_id
+        FROM intermediate.goal_thresholds AS t
+        LEFT JOIN (
+          SELECT goal_id, threshold
+          FROM intermediate.goal_threshold_history
+          WHERE as_of_date = (
+            SELECT MAX(as_of_date) FROM intermediate.goal_threshold_history WHERE as_of_date < @start_ds
+          )
+        ) AS previous
+          ON t.goal_id = previous.goal_id
+        WHERE previous.goal_id IS NULL OR t.threshold IS DISTINCT FROM previous.threshold""",
+        dialect=evaluator.dialect,
+    )
+    return evaluator.transform(query)

@@ -25,31 +25,9 @@ MODEL (
   )
 );
 
-WITH previous_thresholds AS (
-  /* The thresholds as of the run before this one. */
-  SELECT
-    goal_id,
-    threshold
-  FROM intermediate.goal_threshold_history
-  WHERE
-    as_of_date = (
-      SELECT
-        MAX(as_of_date)
-      FROM intermediate.goal_threshold_history
-      WHERE
-        as_of_date < @start_ds
-    )
-), moved_goals AS (
-  /* Goals whose threshold moved since then, or that have no previous threshold (a first build). */
-  SELECT
-    t.goal_id
-  FROM intermediate.goal_thresholds AS t
-  LEFT JOIN previous_thresholds AS p
-    ON t.goal_id = p.goal_id
-  WHERE
-    p.goal_id IS NULL OR t.threshold IS DISTINCT FROM p.threshold
-), candidates AS (
-  /* The pairs of the organizations with events in the interval, and every pair of a moved goal. */
+WITH candidates AS (
+  /* The pairs of the organizations with events in the interval, and every pair of a goal whose
+     threshold moved since the previous run (macros/incremental.py). */
   SELECT
     m.organization_id,
     m.goal_id,
@@ -75,7 +53,9 @@ WITH previous_thresholds AS (
     ON m.goal_id = t.goal_id
   INNER JOIN staging.activation_goals AS g
     ON m.goal_id = g.goal_id
-  LEFT JOIN moved_goals AS mg
+  LEFT JOIN (
+    @moved_goal_ids()
+  ) AS mg
     ON m.goal_id = mg.goal_id
   WHERE
     @is_changed_organization(m.organization_id) OR NOT mg.goal_id IS NULL
@@ -122,30 +102,33 @@ WITH previous_thresholds AS (
       c.metric_value >= c.events_needed
       AND c.metric_value - COALESCE(i.window_events, 0) < c.events_needed
     )
-), completing_buckets AS (
-  /* The bucket of org_daily_activity (trial day, calendar day: both grow with the event time) in
-     which the running count of matching events reaches events_needed, and the completing event's
-     number within it, so that only that bucket's events are read below. */
+), completing_days AS (
+  /* The calendar day on which the running count of matching events, in time order, reaches
+     events_needed, and the completing event's number within that day, so that only that day's events
+     are read below. Days, not trial days: a trial day is counted from each row's own trial_start, so
+     an organization whose rows disagree on it could put a new event before older ones. */
   SELECT
     organization_id,
     goal_id,
     activity_pattern,
-    trial_day,
-    event_date::TIMESTAMP AS bucket_start,
-    event_date::TIMESTAMP + INTERVAL '1' DAY AS bucket_end,
+    window_start_day,
+    window_end_day,
+    event_date::TIMESTAMP AS day_start,
+    event_date::TIMESTAMP + INTERVAL '1' DAY AS day_end,
     events_needed - (
-      running_events - bucket_events
-    ) AS event_number_in_bucket
+      running_events - day_events
+    ) AS event_number_in_day
   FROM (
     SELECT
       e.organization_id,
       e.goal_id,
       e.activity_pattern,
+      e.window_start_day,
+      e.window_end_day,
       e.events_needed,
-      a.trial_day,
       a.event_date,
-      SUM(a.event_count) AS bucket_events,
-      SUM(SUM(a.event_count)) OVER (PARTITION BY e.organization_id, e.goal_id ORDER BY a.trial_day, a.event_date) AS running_events
+      SUM(a.event_count) AS day_events,
+      SUM(SUM(a.event_count)) OVER (PARTITION BY e.organization_id, e.goal_id ORDER BY a.event_date) AS running_events
     FROM evaluated AS e
     INNER JOIN intermediate.org_daily_activity AS a
       ON e.organization_id = a.organization_id
@@ -157,30 +140,30 @@ WITH previous_thresholds AS (
       e.organization_id,
       e.goal_id,
       e.activity_pattern,
+      e.window_start_day,
+      e.window_end_day,
       e.events_needed,
-      a.trial_day,
       a.event_date
-  ) AS buckets
+  ) AS days
   WHERE
-    running_events >= events_needed
-    AND running_events - bucket_events < events_needed
+    running_events >= events_needed AND running_events - day_events < events_needed
 ), completing_events AS (
-  /* The bucket's events in time order. The time range lets the engine skip every stored event
-     outside the buckets' days: on a daily run, all but the interval's. */
+  /* The day's matching events in time order. The time range lets the engine skip every stored event
+     outside those days: on a daily run, all but the interval's. */
   SELECT
-    b.organization_id,
-    b.goal_id,
+    d.organization_id,
+    d.goal_id,
     s.event_at,
-    b.event_number_in_bucket,
-    ROW_NUMBER() OVER (PARTITION BY b.organization_id, b.goal_id ORDER BY s.event_at) AS event_number
-  FROM completing_buckets AS b
+    d.event_number_in_day,
+    ROW_NUMBER() OVER (PARTITION BY d.organization_id, d.goal_id ORDER BY s.event_at) AS event_number
+  FROM completing_days AS d
   INNER JOIN staging.trial_events AS s
-    ON b.organization_id = s.organization_id
-    AND b.trial_day = s.trial_day
-    AND s.event_at >= b.bucket_start
-    AND s.event_at < b.bucket_end
+    ON d.organization_id = s.organization_id
+    AND s.event_at >= d.day_start
+    AND s.event_at < d.day_end
+    AND s.trial_day BETWEEN d.window_start_day AND d.window_end_day
     AND s.is_in_trial
-    AND s.activity_name LIKE b.activity_pattern
+    AND s.activity_name LIKE d.activity_pattern
 )
 SELECT
   e.organization_id, /* the trialist organization */
@@ -191,4 +174,4 @@ FROM evaluated AS e
 LEFT JOIN completing_events AS c
   ON e.organization_id = c.organization_id
   AND e.goal_id = c.goal_id
-  AND c.event_number = c.event_number_in_bucket
+  AND c.event_number = c.event_number_in_day

@@ -3,11 +3,15 @@
    A goal is completed when metric_value >= threshold; completed_at is the time of the event that
    met it, i.e. the CEIL(threshold)-th matching event of the window (the window's start when the
    threshold is 0, since nothing was needed).
-   Rebuilt in full on every run from the organization-level tables: the completing events, the
-   expensive part, come from intermediate.goal_completions, which is incremental. */
+   Incremental by organization and goal: a run recomputes the rows of the organizations with staged
+   events in the interval it processes, and every row of a goal whose threshold moved since the
+   previous run, then merges them in (the same pairs intermediate.goal_completions looks at, where the
+   completing events, the expensive part, are found). A restatement rebuilds the table. */
 MODEL (
   name marts.trial_goals,
-  kind FULL,
+  kind INCREMENTAL_BY_UNIQUE_KEY (
+    unique_key (organization_id, goal_id)
+  ),
   grain (organization_id, goal_id),
   audits (
     not_null(
@@ -54,6 +58,8 @@ WITH org_goals AS (
     ON m.goal_id = g.goal_id
   INNER JOIN staging.trial_organizations AS o
     ON m.organization_id = o.organization_id
+  WHERE
+    @is_changed_organization(m.organization_id) OR m.goal_id IN (@moved_goal_ids())
 ), evaluated AS (
   SELECT
     *,

@@ -19,8 +19,8 @@ pandas/numpy compute everything else straight from the README's rules:
 - steadiness: threshold = max(threshold_floor, baseline_ratio x events in the baseline window,
   or in the fallback window when the baseline window has none);
 - completion_pct = min(100, 100 x metric / threshold), 100 when threshold <= 0;
-  completed_at = time of the ceil(threshold)-th matching in-window event (the window's start
-  when ceil(threshold) <= 0);
+  completed_at = time of the ceil(threshold)-th matching in-window event, in time order (the
+  window's start when ceil(threshold) <= 0);
 - is_activated = every goal completed; activated_at = the last completed_at;
   days_to_activation = floor(seconds from trial_start to activated_at / 86400);
   activation_score = mean completion_pct.
@@ -182,7 +182,7 @@ def expected_marts(
         )
         window_events = matching[
             (matching.trial_day >= goal["window_start_day"]) & (matching.trial_day <= goal["window_end_day"])
-        ].sort_values(["organization_id", "trial_day", "event_at"])
+        ].sort_values(["organization_id", "event_at"])  # in time order, whatever each row's trial_start
         window_events["event_number"] = window_events.groupby("organization_id").cumcount() + 1
         event_at = window_events.set_index(["organization_id", "event_number"]).event_at
         needed = np.ceil(frame.threshold).astype("int64")
