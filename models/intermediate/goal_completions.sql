@@ -113,6 +113,7 @@ WITH candidates AS (
     activity_pattern,
     window_start_day,
     window_end_day,
+    event_date,
     event_date::TIMESTAMP AS day_start,
     event_date::TIMESTAMP + INTERVAL '1' DAY AS day_end,
     events_needed - (
@@ -148,8 +149,9 @@ WITH candidates AS (
   WHERE
     running_events >= events_needed AND running_events - day_events < events_needed
 ), completing_events AS (
-  /* The day's matching events in time order. The time range lets the engine skip every stored event
-     outside those days: on a daily run, all but the interval's. */
+  /* The day's matching events in time order. Joined on the day (a hash join on organization and day)
+     and on its time range, which lets the engine skip every stored event outside those days: on a
+     daily run, all but the interval's. */
   SELECT
     d.organization_id,
     d.goal_id,
@@ -159,6 +161,7 @@ WITH candidates AS (
   FROM completing_days AS d
   INNER JOIN staging.trial_events AS s
     ON d.organization_id = s.organization_id
+    AND d.event_date = s.event_at::DATE
     AND s.event_at >= d.day_start
     AND s.event_at < d.day_end
     AND s.trial_day BETWEEN d.window_start_day AND d.window_end_day
