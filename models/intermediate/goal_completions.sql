@@ -40,13 +40,7 @@ WITH candidates AS (
     g.fallback_start_day,
     g.fallback_end_day,
     m.metric_value,
-    CEIL(
-      CASE
-        WHEN t.goal_kind = 'steadiness'
-        THEN GREATEST(t.threshold_floor, t.baseline_ratio * m.baseline_value)
-        ELSE t.threshold
-      END
-    )::BIGINT AS events_needed, /* as marts.trial_goals' threshold */
+    CEIL(@organization_threshold(t, m))::BIGINT AS events_needed, /* as marts.trial_goals' threshold */
     NOT mg.goal_id IS NULL AS threshold_moved
   FROM intermediate.org_goal_metrics AS m
   INNER JOIN intermediate.goal_thresholds AS t

@@ -46,11 +46,7 @@ WITH org_goals AS (
     o.trial_start,
     m.metric_value,
     m.baseline_value,
-    CASE
-      WHEN t.goal_kind = 'steadiness'
-      THEN GREATEST(t.threshold_floor, t.baseline_ratio * m.baseline_value)
-      ELSE t.threshold
-    END AS threshold
+    @organization_threshold(t, m) AS threshold
   FROM intermediate.org_goal_metrics AS m
   INNER JOIN intermediate.goal_thresholds AS t
     ON m.goal_id = t.goal_id
