@@ -3,7 +3,7 @@
 It reads the raw CSV (or Parquet) and a list of goals in the format of seeds/activation_goals.csv,
 and never reads the project's models or warehouse: plain DuckDB only types, validates and
 deduplicates the raw rows (so that timestamp parsing is DuckDB's own, as in the project), and
-pandas/numpy compute everything else straight from the README's rules:
+pandas/numpy compute everything else straight from the rules in docs/goals.md:
 
 - a raw row is used when every column parses, trial_end >= trial_start, converted agrees with
   converted_at, and the event is within `far_outside_trial_days` of the trial (the rest are

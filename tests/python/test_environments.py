@@ -1,4 +1,4 @@
-"""Threshold experiments in virtual dev environments (README: "Changing a goal (dev environments)").
+"""Threshold experiments in virtual dev environments (docs/environments.md).
 
 The tests share one copy of the project built into prod (each starts from prod as first built,
 which reuses its tables). Each changes a goal (the seed, or the Ibis threshold model's code), plans
@@ -104,7 +104,7 @@ def test_seed_edit_in_dev_then_promote_rollback_and_discard(shared_project, monk
     assert physical_tables(context, "prod") == prod_tables_before
     assert_marts_equal(read_marts(context, "prod"), prod_before)
 
-    # Both environments hold what the README's rules give, computed from the raw file.
+    # Both environments hold what the rules of docs/goals.md give, computed from the raw file.
     expected_goals_before, expected_activation_before = expected_marts(EVENTS, goals_before)
     expected_goals_after, expected_activation_after = expected_marts(EVENTS, goals_after)
     dev = read_marts(context, "dev")

@@ -1,4 +1,4 @@
-"""Ingestion loses nothing: each class of bad input has one documented outcome (README, "Bad input").
+"""Ingestion loses nothing: each class of bad input has one documented outcome (docs/data-quality.md).
 
 - a file that cannot be loaded as it is fails the plan with a message naming the file and the problem,
   before any staging or mart table exists;
