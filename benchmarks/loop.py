@@ -1,0 +1,132 @@
+"""The analyst's loop, timed: how long each step of a threshold experiment makes a person wait.
+
+On a fresh copy of the project and a fresh warehouse (in a temporary folder), each step is one
+whole command in a subprocess, as a person types it, timed from start to exit (wall clock and CPU of
+the process and its children):
+
+    floor_import   python -c "import sqlmesh": the physical floor of any sqlmesh command
+    build          sqlmesh plan --auto-apply --no-prompts   (fresh warehouse: the full build)
+    plan_no_change sqlmesh plan --auto-apply --no-prompts   (again, nothing changed)
+    test           sqlmesh test                              (the YAML unit tests)
+    plan_dev_edit  week_1_activity's threshold_percentile edited in the seed, then
+                   sqlmesh plan dev --auto-apply --no-prompts
+    compare        trial-activation compare                  (prod -> dev)
+
+Each repeat uses a new warehouse and a different percentile (so a dev plan never finds the tables
+of an earlier repeat), and the script reports medians. Input: the real log
+../shared/data/trial_events.csv.gz when it is there, the committed sample otherwise (--events to
+choose another file). Writes benchmarks/loop_results.md and prints it.
+
+    .venv/bin/python benchmarks/loop.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from trial_activation.project import copy_project  # noqa: E402
+
+BIN = Path(sys.executable).parent
+REAL_LOG = ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
+SAMPLE_LOG = ROOT / "data" / "sample" / "trial_events.csv.gz"
+STEPS = ("floor_import", "build", "plan_no_change", "test", "plan_dev_edit", "compare")
+TARGETS = {"build": 8, "plan_no_change": 4, "test": 5, "plan_dev_edit": 6, "compare": 4}
+
+
+def timed(command: list[str], *, cwd: Path, env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the children) of one command, which must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def set_percentile(seed: Path, goal_id: str, percentile: int) -> None:
+    rows = list(csv.DictReader(io.StringIO(seed.read_text(encoding="utf-8"))))
+    for row in rows:
+        if row["goal_id"] == goal_id:
+            row["threshold_percentile"] = str(percentile)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    seed.write_text(out.getvalue(), encoding="utf-8")
+
+
+def one_repeat(events: Path, percentile: int) -> dict[str, tuple[float, float]]:
+    with tempfile.TemporaryDirectory(prefix="trial-loop-") as tmp:
+        project = copy_project(Path(tmp) / "project")
+        env = {
+            **os.environ,
+            "TRIAL_EVENTS_PATH": str(events),
+            "TRIAL_WAREHOUSE_PATH": str(Path(tmp) / "warehouse.duckdb"),
+        }
+        sqlmesh = str(BIN / "sqlmesh")
+        times = {"floor_import": timed([sys.executable, "-c", "import sqlmesh"], cwd=project, env=env)}
+        times["build"] = timed([sqlmesh, "plan", "--auto-apply", "--no-prompts"], cwd=project, env=env)
+        times["plan_no_change"] = timed([sqlmesh, "plan", "--auto-apply", "--no-prompts"], cwd=project, env=env)
+        times["test"] = timed([sqlmesh, "test"], cwd=project, env=env)
+        set_percentile(project / "seeds" / "activation_goals.csv", "week_1_activity", percentile)
+        times["plan_dev_edit"] = timed([sqlmesh, "plan", "dev", "--auto-apply", "--no-prompts"], cwd=project, env=env)
+        times["compare"] = timed(
+            [str(BIN / "trial-activation"), "compare", "--project", str(project)], cwd=project, env=env
+        )
+        return times
+
+
+def report(events: Path, runs: list[dict]) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        "# The analyst's loop",
+        "",
+        f"Written by `benchmarks/loop.py` on `{events.name}`, {len(runs)} repeats, medians; whole-process",
+        f"wall and CPU seconds (CPU of the command and its children). Load average at the end: {load:.1f}",
+        "(2 cores: above ~1 the machine was busy with other work and the wall times are inflated).",
+        "",
+        "| step | wall s | CPU s | target wall s | per repeat (wall) |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for step in STEPS:
+        walls = [run[step][0] for run in runs]
+        cpus = [run[step][1] for run in runs]
+        target = TARGETS.get(step)
+        lines.append(
+            f"| {step} | {statistics.median(walls):.1f} | {statistics.median(cpus):.1f} |"
+            f" {'' if target is None else f'<= {target}'} | {', '.join(f'{w:.1f}' for w in walls)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--events", type=Path, help="event log (default: the real log if present, else the sample)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "loop_results.md")
+    args = parser.parse_args()
+    events = (args.events or (REAL_LOG if REAL_LOG.exists() else SAMPLE_LOG)).resolve()
+    runs = [one_repeat(events, percentile=60 + repeat) for repeat in range(args.repeats)]
+    text = report(events, runs)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
