@@ -71,9 +71,6 @@ SELECT
   goals_completed, /* goals completed */
   is_activated, /* completed every goal: trial activation */
   CASE WHEN is_activated THEN last_completed_at END AS activated_at, /* when the last goal was completed; NULL when not activated */
-  CASE
-    WHEN is_activated
-    THEN FLOOR(DATE_DIFF('SECOND', trial_start, last_completed_at) / 86400)::INT
-  END AS days_to_activation, /* whole days from trial_start to activated_at; NULL when not activated */
+  CASE WHEN is_activated THEN @trial_day(trial_start, last_completed_at) END AS days_to_activation, /* whole days from trial_start to activated_at; NULL when not activated */
   activation_score /* mean completion_pct over the goals, 0-100 */
 FROM activation

@@ -23,8 +23,7 @@ MODEL (
     not_null(
       columns := (organization_id, activity_name, event_at, trial_start, trial_end, converted)
     ),
-    accepted_range("column" := raw_row_count, min_v := 1),
-    accepted_range("column" := trial_week, min_v := 1, max_v := 5, condition := is_in_trial)
+    accepted_range("column" := raw_row_count, min_v := 1)
   )
 );
 
@@ -36,8 +35,7 @@ SELECT
   t.trial_end, /* end of the organization's trial, as on this row */
   t.converted, /* whether the organization became a paying customer */
   t.converted_at, /* when it converted; NULL when it did not */
-  FLOOR(DATE_DIFF('SECOND', t.trial_start, t.event_at) / 86400)::INT AS trial_day, /* whole days since trial_start, 0-based (negative before the trial) */
-  CAST(FLOOR(DATE_DIFF('SECOND', t.trial_start, t.event_at) / 86400 / 7) + 1 AS INT) AS trial_week, /* FLOOR(trial_day / 7) + 1: week 1 is [trial_start, trial_start + 7 days) */
+  @trial_day(t.trial_start, t.event_at) AS trial_day, /* whole days since trial_start, 0-based (negative before the trial); goal windows are ranges of trial days */
   t.event_at BETWEEN t.trial_start AND t.trial_end AS is_in_trial, /* inside [trial_start, trial_end]; events outside count toward no goal */
   NOT k.activity_name IS NULL AS is_known_activity, /* the activity is listed in seeds/known_activities.csv */
   COUNT(*) AS raw_row_count /* raw rows this event was loaded from; above 1 means exact duplicates were removed */
