@@ -9,7 +9,7 @@ SELECT
   g.is_completed,
   g.completed_at
 FROM @this_model AS g
-INNER JOIN staging.trial_organizations AS o
+INNER JOIN intermediate.trial_organizations AS o
   ON g.organization_id = o.organization_id
 WHERE
   (

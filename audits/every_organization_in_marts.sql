@@ -2,12 +2,12 @@ AUDIT (
   name every_organization_in_marts
 );
 
-/* Every organization of staging.trial_organizations appears in both marts, and the marts hold no
+/* Every organization of intermediate.trial_organizations appears in both marts, and the marts hold no
    other organization. Returns the organizations missing from, or unknown to, either mart. */
 WITH staged AS (
   SELECT
     organization_id
-  FROM staging.trial_organizations
+  FROM intermediate.trial_organizations
 ), activation AS (
   SELECT
     organization_id

@@ -25,9 +25,40 @@ MODEL (
   )
 );
 
-WITH candidates AS (
-  /* The pairs of the organizations with events in the interval, and every pair of a goal whose
-     threshold moved since the previous run (macros/incremental.py). */
+WITH previous_thresholds AS (
+  /* State from the previous run: the thresholds it used (intermediate.goal_threshold_history, last
+     row before the interval). Empty on a first build or a restatement, which rebuild the history. */
+  SELECT
+    goal_id,
+    threshold
+  FROM intermediate.goal_threshold_history
+  WHERE
+    as_of_date = (
+      SELECT
+        MAX(as_of_date)
+      FROM intermediate.goal_threshold_history
+      WHERE
+        as_of_date < @start_ds
+    )
+), moved_goals AS (
+  /* Goals whose threshold differs from the previous run's, or that it did not have: every
+     organization's pair of such a goal must be re-evaluated. */
+  SELECT
+    t.goal_id
+  FROM intermediate.goal_thresholds AS t
+  LEFT JOIN previous_thresholds AS p
+    ON t.goal_id = p.goal_id
+  WHERE
+    p.goal_id IS NULL OR t.threshold IS DISTINCT FROM p.threshold
+), organizations_with_new_events AS (
+  SELECT DISTINCT
+    organization_id
+  FROM staging.trial_events
+  WHERE
+    event_at BETWEEN @start_ts AND @end_ts
+), candidates AS (
+  /* The pairs of the organizations with events in the interval (every organization on a load from
+     the project's start), and every pair of a moved goal. */
   SELECT
     m.organization_id,
     m.goal_id,
@@ -47,12 +78,16 @@ WITH candidates AS (
     ON m.goal_id = t.goal_id
   INNER JOIN staging.activation_goals AS g
     ON m.goal_id = g.goal_id
-  LEFT JOIN (
-    @moved_goal_ids()
-  ) AS mg
+  LEFT JOIN moved_goals AS mg
     ON m.goal_id = mg.goal_id
   WHERE
-    @is_changed_organization(m.organization_id) OR NOT mg.goal_id IS NULL
+    @start_ds <= @trial_events_start
+    OR NOT mg.goal_id IS NULL
+    OR m.organization_id IN (
+      SELECT
+        organization_id
+      FROM organizations_with_new_events
+    )
 ), interval_activity AS (
   /* What the interval brought to each candidate: matching events in the window, and whether any
      fell in the baseline or fallback window. Not needed on a first build or a restatement (from the

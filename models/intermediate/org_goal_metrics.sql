@@ -1,8 +1,11 @@
 /* What each organization did toward each goal: one row per organization and goal, every
    organization and every goal (an organization with no matching events counts 0, so percentiles
    over converted organizations include the inactive ones).
-   Incremental by organization, like staging.trial_organizations: a run recomputes the rows of the
-   organizations with staged events in the interval it processes, from all their daily activity. */
+   Incremental by organization: a run recomputes the rows of the organizations with staged events in
+   the interval it processes (recomputed_organizations), from all their daily activity, and merges
+   them in; every other organization's rows depend only on its own events, so they stand. A first
+   build, or a restatement (SQLMesh restates unique-key models from the project's start), takes every
+   organization. */
 MODEL (
   name intermediate.org_goal_metrics,
   kind INCREMENTAL_BY_UNIQUE_KEY (
@@ -16,7 +19,21 @@ MODEL (
   )
 );
 
-WITH goal_activity AS (
+WITH recomputed_organizations AS (
+  SELECT
+    organization_id,
+    converted
+  FROM intermediate.trial_organizations
+  WHERE
+    @start_ds <= @trial_events_start
+    OR organization_id IN (
+      SELECT
+        organization_id
+      FROM staging.trial_events
+      WHERE
+        event_at BETWEEN @start_ts AND @end_ts
+    )
+), goal_activity AS (
   SELECT
     a.organization_id,
     g.goal_id,
@@ -30,7 +47,12 @@ WITH goal_activity AS (
   INNER JOIN staging.activation_goals AS g
     ON a.activity_name LIKE g.activity_pattern
   WHERE
-    @is_changed_organization(a.organization_id)
+    @start_ds <= @trial_events_start
+    OR a.organization_id IN (
+      SELECT
+        organization_id
+      FROM recomputed_organizations
+    )
   GROUP BY
     a.organization_id,
     g.goal_id
@@ -49,12 +71,10 @@ WITH goal_activity AS (
       WHEN g.goal_kind = 'steadiness' AND NOT g.fallback_start_day IS NULL
       THEN COALESCE(a.fallback_events, 0)::BIGINT
     END AS fallback_events
-  FROM staging.trial_organizations AS o
+  FROM recomputed_organizations AS o
   CROSS JOIN staging.activation_goals AS g
   LEFT JOIN goal_activity AS a
     ON o.organization_id = a.organization_id AND g.goal_id = a.goal_id
-  WHERE
-    @is_changed_organization(o.organization_id)
 )
 SELECT
   organization_id, /* the trialist organization */

@@ -1,5 +1,5 @@
 /* Trial Activation: which trialists completed every trial goal, and when. One row per
-   organization, for every organization in staging.trial_organizations. An organization is
+   organization, for every organization in intermediate.trial_organizations. An organization is
    activated when it completed all goals; activated_at is when its last goal was completed. */
 MODEL (
   name marts.trial_activation,
@@ -55,7 +55,7 @@ WITH goal_summary AS (
     COALESCE(g.goals_total = g.goals_completed, FALSE) AS is_activated,
     g.last_completed_at,
     COALESCE(g.activation_score, 0) AS activation_score
-  FROM staging.trial_organizations AS o
+  FROM intermediate.trial_organizations AS o
   LEFT JOIN goal_summary AS g
     ON o.organization_id = g.organization_id
 )
@@ -66,7 +66,7 @@ SELECT
   converted, /* whether the organization became a paying customer */
   converted_at, /* when it converted; NULL when it did not */
   conversion_timing, /* not_converted, before_trial, during_trial or after_trial */
-  has_conflicting_attributes, /* the raw rows disagreed on trial or conversion columns (see staging.trial_organizations) */
+  has_conflicting_attributes, /* the raw rows disagreed on trial or conversion columns (see intermediate.trial_organizations) */
   goals_total, /* goals evaluated for the organization (every goal in the seed) */
   goals_completed, /* goals completed */
   is_activated, /* completed every goal: trial activation */

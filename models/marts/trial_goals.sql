@@ -2,16 +2,11 @@
    and goal, for every organization and every goal in seeds/activation_goals.csv.
    A goal is completed when metric_value >= threshold; completed_at is the time of the event that
    met it, i.e. the CEIL(threshold)-th matching event of the window (the window's start when the
-   threshold is 0, since nothing was needed).
-   Incremental by organization and goal: a run recomputes the rows of the organizations with staged
-   events in the interval it processes, and every row of a goal whose threshold moved since the
-   previous run, then merges them in (the same pairs intermediate.goal_completions looks at, where the
-   completing events, the expensive part, are found). A restatement rebuilds the table. */
+   threshold is 0, since nothing was needed). The completing events, the expensive part, are found
+   by intermediate.goal_completions; this table joins them to the metrics and thresholds. */
 MODEL (
   name marts.trial_goals,
-  kind INCREMENTAL_BY_UNIQUE_KEY (
-    unique_key (organization_id, goal_id)
-  ),
+  kind FULL,
   grain (organization_id, goal_id),
   audits (
     not_null(
@@ -52,10 +47,8 @@ WITH org_goals AS (
     ON m.goal_id = t.goal_id
   INNER JOIN staging.activation_goals AS g
     ON m.goal_id = g.goal_id
-  INNER JOIN staging.trial_organizations AS o
+  INNER JOIN intermediate.trial_organizations AS o
     ON m.organization_id = o.organization_id
-  WHERE
-    @is_changed_organization(m.organization_id) OR m.goal_id IN (@moved_goal_ids())
 ), evaluated AS (
   SELECT
     *,

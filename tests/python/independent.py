@@ -12,7 +12,7 @@ pandas/numpy compute everything else straight from the rules in docs/goals.md:
 - trial_day = floor(seconds since the row's trial_start / 86400); only in-trial events
   (trial_start <= event_at <= trial_end) count toward goals;
 - an organization's trial_start is its earliest, trial_end its latest, converted = any row
-  converted (conflicting rows resolved as in staging.trial_organizations);
+  converted (conflicting rows resolved as in intermediate.trial_organizations);
 - window_count: metric = matching events in trial days [window_start_day, window_end_day];
   threshold = fixed_threshold, or numpy.percentile of the converted organizations' metrics
   (inactive ones count 0), never below threshold_floor;

@@ -25,15 +25,21 @@ MARTS = {
 INCREMENTAL_MODELS = (
     "staging.trial_events",
     "staging.trial_events_quarantine_dated",
-    "staging.trial_organization_days",
+    "intermediate.trial_organization_days",
     "intermediate.org_daily_activity",
 )
 ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
 # Incremental by organization: a run merges in the organizations with events in its interval.
 ORGANIZATION_MODELS = (
-    "staging.trial_organizations",
     "intermediate.org_goal_metrics",
     "intermediate.goal_completions",
+)
+# Rebuilt by every run.
+FULL_MODELS = (
+    "staging.trial_events_quarantine_undated",
+    "intermediate.trial_organizations",
+    "marts.trial_goals",
+    "marts.trial_activation",
 )
 # Stamps each run's goal thresholds with the interval's last day (goal_completions reads the previous one).
 HISTORY_MODEL = "intermediate.goal_threshold_history"
@@ -136,7 +142,7 @@ def test_daily_run_processes_only_the_new_day(daily_log, tmp_path, day_share, th
     for model in INCREMENTAL_MODELS + ORGANIZATION_MODELS + (HISTORY_MODEL,):
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_end)], model
     evaluated = {m for m, _, _ in evaluations}
-    assert {"marts.trial_activation", "staging.trial_events_quarantine_undated"} <= evaluated
+    assert set(FULL_MODELS) <= evaluated
     assert (not context.fetchdf(thresholds).equals(thresholds_before)) == threshold_moves
 
     reference = _context(tmp_path, "full", _input_folder(tmp_path / "all_input", days))
@@ -195,7 +201,8 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     day_start = dt.datetime.combine(day, dt.time())
     for model in INCREMENTAL_MODELS:
         assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_start + dt.timedelta(days=1))], model
-    assert {"marts.trial_activation"} | set(ORGANIZATION_MODELS) <= {m for m, _, _ in evaluations}
+    downstream_full = set(FULL_MODELS) - {"staging.trial_events_quarantine_undated"}  # reads the raw rows, not staging
+    assert downstream_full | set(ORGANIZATION_MODELS) <= {m for m, _, _ in evaluations}
     assert context.audit(**loaded_days)  # every raw row accounted for again
     # The threshold history is rebuilt with the marts (unique-key models restate in full): its only
     # rows are the thresholds the rebuilt marts used, which the next daily run compares with.

@@ -318,7 +318,7 @@ def test_conflicting_organization_is_kept_flagged_and_resolved(rows_build):
           o.converted,
           CAST(o.converted_at AS TEXT) AS converted_at,
           a.has_conflicting_attributes AS flagged_in_mart
-        FROM staging.trial_organizations AS o
+        FROM intermediate.trial_organizations AS o
         JOIN marts.trial_activation AS a USING (organization_id)
         ORDER BY 1
         """

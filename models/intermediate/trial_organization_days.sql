@@ -1,10 +1,9 @@
 /* Each organization's staged events summarised per event day: one row per organization and day
    with events. The organization-level columns are kept as their day's extremes, so that
-   staging.trial_organizations can resolve and flag disagreeing rows from these rows alone: a daily
-   run recomputes the day's organizations from a few rows each instead of rescanning their events.
-   Incremental by event day, like staging.trial_events. */
+   intermediate.trial_organizations resolves and flags disagreeing rows from these rows alone,
+   without rescanning the events. Incremental by event day, like staging.trial_events. */
 MODEL (
-  name staging.trial_organization_days,
+  name intermediate.trial_organization_days,
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column event_date
   ),

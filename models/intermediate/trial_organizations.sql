@@ -1,16 +1,11 @@
 /* Trialist organizations: one row per organization that has at least one staged event.
    The organization-level columns repeat on every event row; when an organization's rows disagree,
    the organization is kept, flagged has_conflicting_attributes, and resolved to its earliest
-   trial_start, latest trial_end and earliest conversion.
-   Incremental by organization: a run recomputes only the organizations with staged events in the
-   interval it processes (a daily run: the day's organizations; a first build: every one), from all
-   their days in staging.trial_organization_days, and merges them in. A restatement rebuilds the
-   whole table (SQLMesh restates INCREMENTAL_BY_UNIQUE_KEY models in full). */
+   trial_start, latest trial_end and earliest conversion. Rebuilt from the per-day summaries of
+   intermediate.trial_organization_days (a few rows per organization), not from the events. */
 MODEL (
-  name staging.trial_organizations,
-  kind INCREMENTAL_BY_UNIQUE_KEY (
-    unique_key organization_id
-  ),
+  name intermediate.trial_organizations,
+  kind FULL,
   grain (
     organization_id
   ),
@@ -44,9 +39,7 @@ WITH organizations AS (
     SUM(event_count)::BIGINT AS event_count,
     MIN(first_event_at) AS first_event_at,
     MAX(last_event_at) AS last_event_at
-  FROM staging.trial_organization_days
-  WHERE
-    @is_changed_organization(organization_id)
+  FROM intermediate.trial_organization_days
   GROUP BY
     organization_id
 )
