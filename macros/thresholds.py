@@ -1,4 +1,5 @@
-"""The threshold an organization must reach for a goal, shared by the models that evaluate goals."""
+"""The threshold an organization must reach for a goal, and what that means in whole events: the two
+macros every goal kind shares, used by the models that evaluate goals."""
 
 from sqlglot import exp
 from sqlmesh import macro
@@ -22,3 +23,15 @@ def organization_threshold(evaluator, thresholds: exp.Expression, metrics: exp.E
     )
     is_steadiness = exp.column("goal_kind", table=t).eq(exp.Literal.string("steadiness"))
     return exp.case().when(is_steadiness, own_threshold).else_(exp.column("threshold", table=t))
+
+
+@macro()
+def events_needed(evaluator, threshold: exp.Expression) -> exp.Expression:
+    """What a goal needs to be met, in whole units of its metric (events, or active days): CEIL(threshold).
+    completed_at is the time of the event that brings the metric to this number.
+
+    >>> from sqlglot import exp
+    >>> events_needed(None, exp.column("threshold")).sql("duckdb")
+    'CAST(CEIL(threshold) AS BIGINT)'
+    """
+    return exp.cast(exp.Ceil(this=threshold), exp.DataType.Type.BIGINT)

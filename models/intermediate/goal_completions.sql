@@ -1,7 +1,7 @@
 /* When each organization completed each goal: one row per organization and goal that a run
-   evaluated, with the number of matching events the goal needed then (events_needed =
-   CEIL(threshold)) and the time of the events_needed-th of them (completed_at; NULL when the
-   organization has fewer). marts.trial_goals uses a row only if its events_needed is still the goal's.
+   evaluated, with what the goal needed then (events_needed = CEIL(threshold): matching events, or
+   for active_days trial days with one) and the time of the event that met it (completed_at; NULL
+   when the organization fell short). marts.trial_goals uses a row only if its events_needed is still the goal's.
    The expensive part of the marts (finding the completing event among the staged events), kept
    incremental by organization and goal. A first build or a restatement evaluates every pair. A
    daily run evaluates only the pairs whose completed_at can have changed, knowing that the
@@ -71,7 +71,7 @@ WITH previous_thresholds AS (
     g.fallback_start_day,
     g.fallback_end_day,
     m.metric_value,
-    CEIL(@organization_threshold(t, m))::BIGINT AS events_needed, /* as marts.trial_goals' threshold */
+    @events_needed(@organization_threshold(t, m)) AS events_needed, /* as in marts.trial_goals */
     NOT mg.goal_id IS NULL AS threshold_moved
   FROM intermediate.org_goal_metrics AS m
   INNER JOIN intermediate.goal_thresholds AS t
@@ -116,7 +116,9 @@ WITH previous_thresholds AS (
     c.organization_id,
     c.goal_id
 ), evaluated AS (
-  /* The candidates whose completed_at can have changed (see the header). */
+  /* The candidates whose completed_at can have changed (see the header). For active_days, the
+     interval's events are at least as many as the active days it added, so the test below can only
+     evaluate a pair too many, never miss one. */
   SELECT
     c.*
   FROM candidates AS c
@@ -132,10 +134,11 @@ WITH previous_thresholds AS (
       AND c.metric_value - COALESCE(i.window_events, 0) < c.events_needed
     )
 ), completing_days AS (
-  /* The calendar day on which the running count of matching events, in time order, reaches
-     events_needed, and the completing event's number within that day, so that only that day's events
-     are read below. Days, not trial days: a trial day is counted from each row's own trial_start, so
-     an organization whose rows disagree on it could put a new event before older ones. */
+  /* Event-count kinds: the calendar day on which the running count of matching events, in time
+     order, reaches events_needed, and the completing event's number within that day, so that only
+     that day's events are read below. Days, not trial days: a trial day is counted from each row's
+     own trial_start, so an organization whose rows disagree on it could put a new event before older
+     ones. */
   SELECT
     organization_id,
     goal_id,
@@ -165,7 +168,9 @@ WITH previous_thresholds AS (
       AND a.trial_day BETWEEN e.window_start_day AND e.window_end_day
       AND a.activity_name LIKE e.activity_pattern
     WHERE
-      e.events_needed > 0 AND e.metric_value >= e.events_needed
+      e.goal_kind <> 'active_days'
+      AND e.events_needed > 0
+      AND e.metric_value >= e.events_needed
     GROUP BY
       e.organization_id,
       e.goal_id,
@@ -177,6 +182,47 @@ WITH previous_thresholds AS (
   ) AS days
   WHERE
     running_events >= events_needed AND running_events - day_events < events_needed
+  UNION ALL
+  /* active_days: the events_needed-th trial day with a matching event, in trial-day order; its first
+     matching event completes the goal. That event lies on the first calendar day of the trial day's
+     events, which is the day read below, narrowed to that one trial day. */
+  SELECT
+    organization_id,
+    goal_id,
+    activity_pattern,
+    trial_day AS window_start_day,
+    trial_day AS window_end_day,
+    event_date,
+    event_date::TIMESTAMP AS day_start,
+    event_date::TIMESTAMP + INTERVAL '1' DAY AS day_end,
+    1 AS event_number_in_day
+  FROM (
+    SELECT
+      e.organization_id,
+      e.goal_id,
+      e.activity_pattern,
+      e.events_needed,
+      a.trial_day,
+      MIN(a.event_date) AS event_date,
+      ROW_NUMBER() OVER (PARTITION BY e.organization_id, e.goal_id ORDER BY a.trial_day) AS active_day_number
+    FROM evaluated AS e
+    INNER JOIN intermediate.org_daily_activity AS a
+      ON e.organization_id = a.organization_id
+      AND a.trial_day BETWEEN e.window_start_day AND e.window_end_day
+      AND a.activity_name LIKE e.activity_pattern
+    WHERE
+      e.goal_kind = 'active_days'
+      AND e.events_needed > 0
+      AND e.metric_value >= e.events_needed
+    GROUP BY
+      e.organization_id,
+      e.goal_id,
+      e.activity_pattern,
+      e.events_needed,
+      a.trial_day
+  ) AS active_days
+  WHERE
+    active_day_number = events_needed
 ), completing_events AS (
   /* The day's matching events in time order. Joined on the day (a hash join on organization and day)
      and on its time range, which lets the engine skip every stored event outside those days: on a
@@ -200,8 +246,8 @@ WITH previous_thresholds AS (
 SELECT
   e.organization_id, /* the trialist organization */
   e.goal_id, /* goal key from seeds/activation_goals.csv */
-  e.events_needed, /* CEIL(threshold) when the row was evaluated: matching events the goal needed */
-  c.event_at AS completed_at /* the events_needed-th matching in-trial event of the window; NULL when fewer, or none needed */
+  e.events_needed, /* CEIL(threshold) when the row was evaluated: matching events (active_days: active trial days) the goal needed */
+  c.event_at AS completed_at /* the event that met the threshold: the events_needed-th matching in-trial event of the window (active_days: the first of the events_needed-th active trial day); NULL when short, or none needed */
 FROM evaluated AS e
 LEFT JOIN completing_events AS c
   ON e.organization_id = c.organization_id

@@ -1,6 +1,7 @@
 /* What each organization did toward each goal: one row per organization and goal, every
    organization and every goal (an organization with no matching events counts 0, so percentiles
-   over converted organizations include the inactive ones).
+   over converted organizations include the inactive ones). Each goal kind's metric is defined here
+   (see docs/goals.md for adding a kind).
    Incremental by organization: a run recomputes the rows of the organizations with staged events in
    the interval it processes (recomputed_organizations), from all their daily activity, and merges
    them in; every other organization's rows depend only on its own events, so they stand. A first
@@ -39,6 +40,9 @@ WITH recomputed_organizations AS (
     g.goal_id,
     SUM(a.event_count) FILTER(WHERE
       a.trial_day BETWEEN g.window_start_day AND g.window_end_day) AS window_events,
+    COUNT(DISTINCT a.trial_day) FILTER(WHERE
+      g.goal_kind = 'active_days'
+      AND a.trial_day BETWEEN g.window_start_day AND g.window_end_day) AS window_active_days,
     SUM(a.event_count) FILTER(WHERE
       a.trial_day BETWEEN g.baseline_start_day AND g.baseline_end_day) AS baseline_events,
     SUM(a.event_count) FILTER(WHERE
@@ -62,7 +66,11 @@ WITH recomputed_organizations AS (
     o.converted,
     g.goal_id,
     g.goal_kind,
-    COALESCE(a.window_events, 0)::BIGINT AS window_events, /* BIGINT: a SUM is HUGEINT in DuckDB, several times slower to scan */
+    CASE
+      WHEN g.goal_kind = 'active_days'
+      THEN COALESCE(a.window_active_days, 0)
+      ELSE COALESCE(a.window_events, 0)
+    END::BIGINT AS metric_value, /* BIGINT: a SUM is HUGEINT in DuckDB, several times slower to scan */
     CASE
       WHEN g.goal_kind = 'steadiness'
       THEN COALESCE(a.baseline_events, 0)::BIGINT
@@ -80,7 +88,7 @@ SELECT
   organization_id, /* the trialist organization */
   goal_id, /* goal key from seeds/activation_goals.csv */
   converted, /* whether the organization converted (percentile thresholds use converted ones only) */
-  window_events AS metric_value, /* in-trial events in the goal's window matching its activity pattern */
+  metric_value, /* the goal's metric over its window and activity pattern: matching in-trial events (window_count, steadiness), or trial days with at least one (active_days) */
   CASE
     WHEN baseline_events > 0 OR fallback_events IS NULL
     THEN baseline_events

@@ -53,7 +53,7 @@ WITH org_goals AS (
   SELECT
     *,
     metric_value >= threshold AS is_completed,
-    CEIL(threshold)::BIGINT AS events_needed
+    @events_needed(threshold) AS events_needed
   FROM org_goals
 )
 SELECT
