@@ -25,7 +25,7 @@ MODEL (
     ),
     unique_combination_of_columns(columns := (goal_id, population)),
     accepted_values("column" := population, is_in := ('all', 'unconverted_at_window_end')),
-    goal_conversion_counts_add_up
+    two_by_two_adds_up
   )
 );
 
