@@ -179,8 +179,8 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
         lines.append(f"  {row.goal_id:<24} {threshold:<36} {completed}")
     if not c.conversion.empty:
         lines.append(
-            "  does completing the goal go with converting? organizations not yet converted when its window ended;"
-            " conversion rate of completers minus the others, 95% interval"
+            "  does completing the goal go with converting? (organizations not converted before its window ended;"
+            " completers' conversion rate minus the others', 95% interval)"
         )
         lines.append(f"  {'goal':<24} {'lift (' + arrow + ')':<36} difference ({arrow})")
         for row in c.conversion.itertuples():
