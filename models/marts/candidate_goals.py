@@ -123,14 +123,20 @@ COLUMNS = {
         ("not_null", {"columns": [exp.column(c) for c in ["candidate_id", *TABLE, "p_value", "q_value", "seed_row"]]}),
         ("unique_values", {"columns": [exp.column("candidate_id")]}),
         ("accepted_range", {"column": exp.column("q_value"), "min_v": exp.Literal.number(0), "max_v": exp.Literal.number(1)}),
+        "two_by_two_adds_up",
     ],
 )
 def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     min_support = int(context.var("candidate_min_support"))
-    counts = context.fetchdf(f"SELECT {', '.join(CANDIDATE + TABLE)} FROM {context.resolve_table(COUNTS)}")
+    # Expressions, not SQL text: the engine adapter writes them in its own dialect (Spark's quoting).
+    counts_table, goals_table = (
+        exp.to_table(context.resolve_table(name), dialect=context.default_dialect) for name in (COUNTS, GOALS)
+    )
+    counts = context.fetchdf(exp.select(*CANDIDATE, *TABLE).from_(counts_table))
     counts.columns = [c.lower() for c in counts.columns]
     counts[TABLE] = counts[TABLE].astype("int64")
-    next_goal_order = int(context.fetchdf(f"SELECT MAX(goal_order) AS n FROM {context.resolve_table(GOALS)}").iloc[0, 0]) + 1
+    goal_orders = context.fetchdf(exp.select("goal_order").from_(goals_table)).iloc[:, 0]
+    next_goal_order = int(goal_orders.max()) + 1
 
     figures = pd.DataFrame(
         [

@@ -87,10 +87,13 @@ COLUMNS = {
         ("not_null", {"columns": [exp.column(c) for c in KEYS + TABLE + ["p_value", "is_significant"]]}),
         ("unique_combination_of_columns", {"columns": [exp.column("goal_id"), exp.column("population")]}),
         ("accepted_range", {"column": exp.column("p_value"), "min_v": exp.Literal.number(0), "max_v": exp.Literal.number(1)}),
+        "two_by_two_adds_up",
     ],
 )
 def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
-    counts = context.fetchdf(f"SELECT {', '.join(KEYS + TABLE)} FROM {context.resolve_table(COUNTS)}")
+    # An expression, not SQL text: the engine adapter writes it in its own dialect (Spark's quoting).
+    counts_table = exp.to_table(context.resolve_table(COUNTS), dialect=context.default_dialect)
+    counts = context.fetchdf(exp.select(*KEYS, *TABLE).from_(counts_table))
     counts.columns = [c.lower() for c in counts.columns]
     counts[TABLE] = counts[TABLE].astype("int64")
     figures = [
