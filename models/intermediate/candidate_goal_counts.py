@@ -147,14 +147,13 @@ def candidate_goal_counts() -> ibis.Table:
         candidate_id=candidates.activity_pattern + SEPARATOR + candidates.window_label + SEPARATOR + candidates.threshold_rule
     )
 
-    # Each organization's metric for each pattern and window it has matching events in.
-    matched = activity.join(
-        pattern_windows,
-        [
-            activity.activity_name.like(pattern_windows.activity_pattern),
-            activity.trial_day.between(pattern_windows.window_start_day, pattern_windows.window_end_day),
-        ],
-    )
+    # Each organization's metric for each pattern and window it has matching events in. The patterns
+    # are matched against the few distinct activity names, then joined to the activity on the name
+    # (an equi-join instead of a LIKE against every row).
+    pattern_names = names.cross_join(patterns)
+    pattern_names = pattern_names.filter(pattern_names.activity_name.like(pattern_names.activity_pattern))
+    named = activity.join(pattern_names, "activity_name")
+    matched = named.join(windows, named.trial_day.between(windows.window_start_day, windows.window_end_day))
     metrics = matched.group_by(["organization_id", "activity_pattern", "window_label"]).aggregate(
         metric_value=matched.event_count.sum().cast("int64")
     )
