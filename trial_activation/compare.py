@@ -3,7 +3,10 @@
 Which organizations gain or lose activation comes from SQLMesh's own table diff, restricted to the
 activated rows: an organization activated only in the source environment lost activation, one
 activated only in the target gained it. Per goal, the threshold and the completion count and rate
-are read from each environment's views (intermediate.goal_thresholds, marts.trial_goals).
+are read from each environment's views (intermediate.goal_thresholds, marts.trial_goals), and what
+the goal says about converting from marts.goal_conversion: on the honest population (organizations
+not converted when the goal's window ended), the lift and the conversion-rate difference with its
+95% interval, so a threshold experiment shows whether the definition got more or less predictive.
 
     context = open_context()
     print(format_comparison(compare_environments(context, "prod", "dev")))
@@ -36,6 +39,10 @@ class EnvironmentComparison:
     # One row per goal of either environment: goal_id, then threshold, rule, completed, organizations and
     # completion_rate, each suffixed _source and _target (NaN where the goal is absent).
     goals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # One row per goal_id of either environment's marts.goal_conversion (each goal and 'activation'), on
+    # the honest population: goal_id, goal_order, then organizations, completed, lift, rate_difference,
+    # rate_difference_low, rate_difference_high and p_value, each suffixed _source and _target.
+    conversion: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def compare_environments(
@@ -75,6 +82,7 @@ def compare_environments(
         gained_sample=sorted(diff.t_sample["organization_id"].astype(str))[:sample] if sample else [],
         lost_sample=sorted(diff.s_sample["organization_id"].astype(str))[:sample] if sample else [],
         goals=_goal_comparison(context, source, target),
+        conversion=_conversion_comparison(context, source, target),
     )
 
 
@@ -119,6 +127,27 @@ def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame
     return frames[0].join(frames[1], how="outer").sort_index().reset_index()
 
 
+HONEST_POPULATION = "unconverted_at_window_end"
+CONVERSION_FIGURES = ["organizations", "completed", "lift", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value"]
+
+
+def _conversion_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
+    frames = []
+    for env in (source, target):
+        table = mart_table("marts.goal_conversion", env)
+        if context.engine_adapter.table_exists(table):
+            frame = context.fetchdf(
+                f"SELECT goal_id, goal_order, {', '.join(CONVERSION_FIGURES)} FROM {table}"
+                f" WHERE population = '{HONEST_POPULATION}'"
+            )
+        else:  # an environment built before the model existed
+            frame = pd.DataFrame(columns=["goal_id", "goal_order", *CONVERSION_FIGURES])
+        frames.append(frame.set_index("goal_id").add_suffix("_source" if env == source else "_target"))
+    joined = frames[0].join(frames[1], how="outer")
+    joined["goal_order"] = joined.goal_order_target.fillna(joined.goal_order_source)
+    return joined.drop(columns=["goal_order_source", "goal_order_target"]).sort_values("goal_order").reset_index()
+
+
 def format_comparison(comparison: EnvironmentComparison) -> str:
     """The comparison as the short text the CLI prints."""
     c = comparison
@@ -148,7 +177,42 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
             )
         )
         lines.append(f"  {row.goal_id:<24} {threshold:<36} {completed}")
+    if not c.conversion.empty:
+        lines.append(
+            "  does completing the goal go with converting? (organizations not converted before its window ended;"
+            " completers' conversion rate minus the others', 95% interval)"
+        )
+        lines.append(f"  {'goal':<24} {'lift (' + arrow + ')':<36} difference ({arrow})")
+        for row in c.conversion.itertuples():
+            lift = " -> ".join(
+                _lift(getattr(row, "lift" + side), getattr(row, "organizations" + side)) for side in ("_source", "_target")
+            )
+            difference = " -> ".join(
+                _difference(
+                    getattr(row, "rate_difference" + side),
+                    getattr(row, "rate_difference_low" + side),
+                    getattr(row, "rate_difference_high" + side),
+                    getattr(row, "organizations" + side),
+                )
+                for side in ("_source", "_target")
+            )
+            lines.append(f"  {row.goal_id:<24} {lift:<36} {difference}")
     return "\n".join(lines)
+
+
+def _lift(lift, organizations) -> str:
+    if pd.isna(organizations):
+        return "(no goal)"
+    return "n/a" if pd.isna(lift) else f"{lift:.2f}x"
+
+
+def _difference(difference, low, high, organizations) -> str:
+    """'+10.4 pts [-1.6, +24.3]': percentage points, with the 95% interval."""
+    if pd.isna(organizations):
+        return "(no goal)"
+    if pd.isna(difference):
+        return "n/a"
+    return f"{100 * difference:+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 def _threshold(rule, threshold) -> str:

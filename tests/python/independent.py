@@ -211,6 +211,7 @@ def expected_marts(
 def _typed_goal(goal: dict) -> dict:
     """A seed row with empty strings as None and numbers as numbers."""
     integers = (
+        "goal_order",
         "window_start_day",
         "window_end_day",
         "baseline_start_day",
@@ -233,3 +234,158 @@ def _typed_goal(goal: dict) -> dict:
 def _like_to_regex(pattern: str) -> str:
     """SQL LIKE (% any run, _ one character, case-sensitive as in DuckDB) as a regular expression."""
     return "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+
+
+# --- the insight marts ----------------------------------------------------------------------------
+#
+# marts.goal_conversion and marts.candidate_goals from the same raw file, with scipy for the
+# statistics (Wilson intervals from scipy.stats.binomtest, Newcombe's hybrid score interval built
+# from them as in Newcombe (1998), Fisher's exact test, Benjamini-Hochberg):
+# - the honest population of a goal (or candidate) with window end E: organizations that never
+#   converted, or converted at or after trial_start + (E + 1) days (converted_at = the earliest);
+#   for 'activation', E = the latest window_end_day of the goals;
+# - a candidate's metric: its pattern's in-trial events in its window (every organization, 0 when
+#   none); threshold = fixed, or numpy.percentile of the converted organizations' metrics.
+
+
+def organizations_of(events: pd.DataFrame) -> pd.DataFrame:
+    """trial_start, converted and converted_at of each organization (as staging.trial_organizations)."""
+    return events.groupby("organization_id").agg(
+        trial_start=("trial_start", "min"), converted=("converted", "any"), converted_at=("converted_at", "min")
+    )
+
+
+def honest_mask(organizations: pd.DataFrame, window_end_day: int) -> pd.Series:
+    window_end = organizations.trial_start + pd.Timedelta(days=int(window_end_day) + 1)
+    return ~organizations.converted | (organizations.converted_at >= window_end)
+
+
+def two_by_two_figures(completed: pd.Series, converted: pd.Series) -> dict:
+    """Counts and statistics of completed x converted (boolean Series over the same organizations)."""
+    from scipy import stats
+
+    a, b = int((completed & converted).sum()), int((completed & ~converted).sum())
+    c, d = int((~completed & converted).sum()), int((~completed & ~converted).sum())
+    figures = {
+        "organizations": a + b + c + d,
+        "completed": a + b,
+        "completed_converted": a,
+        "not_completed": c + d,
+        "not_completed_converted": c,
+    }
+
+    def wilson(x, n):
+        if n == 0:
+            return None, None
+        ci = stats.binomtest(x, n).proportion_ci(confidence_level=0.95, method="wilson")
+        return ci.low, ci.high
+
+    p1 = a / (a + b) if a + b else None
+    p2 = c / (c + d) if c + d else None
+    l1, u1 = wilson(a, a + b)
+    l2, u2 = wilson(c, c + d)
+    defined = p1 is not None and p2 is not None
+    low = p1 - p2 - math.hypot(p1 - l1, u2 - p2) if defined else None
+    high = p1 - p2 + math.hypot(u1 - p1, p2 - l2) if defined else None
+    figures.update(
+        conversion_rate_completed=p1,
+        conversion_rate_completed_low=l1,
+        conversion_rate_completed_high=u1,
+        conversion_rate_not_completed=p2,
+        conversion_rate_not_completed_low=l2,
+        conversion_rate_not_completed_high=u2,
+        lift=p1 / p2 if defined and p2 > 0 else None,
+        rate_difference=p1 - p2 if defined else None,
+        rate_difference_low=low,
+        rate_difference_high=high,
+        p_value=stats.fisher_exact([[a, b], [c, d]], alternative="two-sided").pvalue,
+        is_significant=bool(defined and (low > 0 or high < 0)),
+    )
+    return figures
+
+
+def expected_goal_conversion(raw_path: Path | str, goals: list[dict], **options) -> pd.DataFrame:
+    """What marts.goal_conversion should hold: one row per goal (and 'activation') and population."""
+    goals_df, activation_df = expected_marts(raw_path, goals, **options)
+    organizations = organizations_of(
+        load_events(raw_path, **{k: v for k, v in options.items() if k in ("start", "far_outside_trial_days")})
+    )
+    typed = [_typed_goal(goal) for goal in goals]
+    completions = goals_df.pivot(index="organization_id", columns="goal_id", values="is_completed")
+    outcomes = [
+        (g["goal_id"], g["goal_name"], g["goal_order"], completions[g["goal_id"]], g["window_end_day"]) for g in typed
+    ]
+    activated = activation_df.set_index("organization_id").is_activated
+    outcomes.append(
+        (
+            "activation",
+            "Activation (all goals)",
+            max(g["goal_order"] for g in typed) + 1,
+            activated,
+            max(g["window_end_day"] for g in typed),
+        )
+    )
+    rows = []
+    for goal_id, goal_name, goal_order, completed, window_end_day in outcomes:
+        completed = completed.reindex(organizations.index).astype(bool)
+        for population, mask in (
+            ("all", pd.Series(True, index=organizations.index)),
+            ("unconverted_at_window_end", honest_mask(organizations, window_end_day)),
+        ):
+            rows.append(
+                {
+                    "goal_id": goal_id,
+                    "goal_name": goal_name,
+                    "goal_order": goal_order,
+                    "population": population,
+                    **two_by_two_figures(completed[mask], organizations.converted[mask]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) -> pd.DataFrame:
+    """What marts.candidate_goals should hold (without seed_row and is_supported): one row per candidate."""
+    from scipy import stats
+
+    events = load_events(raw_path, **options)
+    organizations = organizations_of(events)
+    in_trial = events[events.is_in_trial]
+    activities = sorted(in_trial.activity_name.unique())
+    patterns: set[str] = set()
+    for row in grid:
+        if row["dimension"] != "activity_pattern":
+            continue
+        if row["value"] == "each_activity":
+            patterns.update(activities)
+        elif row["value"] == "each_family":
+            patterns.update(a[: a.find(".") + 1] + "%" for a in activities if a.find(".") > 0)
+        else:
+            patterns.add(row["value"])
+    windows = [r for r in grid if r["dimension"] == "window"]
+    rules = [r for r in grid if r["dimension"] == "threshold"]
+    converted = organizations.converted
+    rows = []
+    for pattern in sorted(patterns):
+        matching = in_trial[in_trial.activity_name.str.fullmatch(_like_to_regex(pattern), na=False)]
+        for window in windows:
+            start, end = int(window["window_start_day"]), int(window["window_end_day"])
+            in_window = matching[(matching.trial_day >= start) & (matching.trial_day <= end)]
+            metric = in_window.groupby("organization_id").size().reindex(organizations.index, fill_value=0)
+            honest = honest_mask(organizations, end)
+            for rule in rules:
+                percentile = float(rule["threshold_percentile"]) if rule.get("threshold_percentile") else None
+                threshold = (
+                    float(np.percentile(metric[converted], percentile)) if percentile is not None else float(rule["fixed_threshold"])
+                )
+                completed = metric >= threshold
+                rows.append(
+                    {
+                        "candidate_id": f"{pattern}|{window['value']}|{rule['value']}",
+                        "threshold": threshold,
+                        **two_by_two_figures(completed[honest], converted[honest]),
+                    }
+                )
+    candidates = pd.DataFrame(rows)
+    candidates["q_value"] = stats.false_discovery_control(candidates.p_value.to_numpy(dtype=float))
+    return candidates

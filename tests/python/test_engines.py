@@ -2,8 +2,9 @@
 
 Each engine test loads the committed sample into that engine's raw.trial_events table (every column
 text, like the CSV), builds prod through the engine's gateway (TRIAL_GATEWAY=spark|postgres, see
-config.yaml) and compares marts.trial_goals and marts.trial_activation with the DuckDB build of the
-same file, row for row: floats within a tolerance, timestamps to the microsecond, booleans as booleans.
+config.yaml) and compares every mart (marts.trial_goals, marts.trial_activation and the insight marts
+goal_conversion, activation_funnel, activation_cohorts and candidate_goals) with the DuckDB build of
+the same file, row for row: floats within a tolerance, timestamps to the microsecond, booleans as booleans.
 
 Neither test skips: when Spark (pyspark, Java) or PostgreSQL (the TRIAL_PG_* variables `.ci/run`
 exports) is missing, it fails and says what is missing.
@@ -29,6 +30,10 @@ from conftest import SAMPLE_LOG
 MARTS = {
     "marts.trial_goals": ("organization_id", "goal_id"),
     "marts.trial_activation": ("organization_id",),
+    "marts.goal_conversion": ("goal_id", "population"),
+    "marts.activation_funnel": ("section", "step"),
+    "marts.activation_cohorts": ("trial_start_week",),
+    "marts.candidate_goals": ("candidate_id",),
 }
 RAW_COLUMNS = ("organization_id", "activity_name", "timestamp", "converted", "converted_at", "trial_start", "trial_end")
 
@@ -177,6 +182,8 @@ def normalise(value):
         return value.to_pydatetime().replace(tzinfo=None)
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):  # a DATE column: PostgreSQL's driver gives a date, DuckDB's a Timestamp
+        return dt.datetime(value.year, value.month, value.day)
     if hasattr(value, "item"):  # numpy scalars
         value = value.item()
     if isinstance(value, bool):

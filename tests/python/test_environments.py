@@ -28,7 +28,7 @@ from env_helpers import (
     read_marts,
     shared_project,  # noqa: F401 (a fixture)
 )
-from independent import expected_marts, read_goals
+from independent import expected_goal_conversion, expected_marts, read_goals
 
 from trial_activation.compare import compare_environments, format_comparison
 
@@ -156,6 +156,20 @@ def test_seed_edit_in_dev_then_promote_rollback_and_discard(shared_project, monk
     text = format_comparison(compare_environments(context, "prod", "dev", sample=3))
     assert f"organizations that gain activation: {len(gained)}" in text
     assert "p75" in text and "p60" in text
+    # ... and what each goal and activation say about converting, on the honest population, in both.
+    conversion = comparison.conversion.set_index("goal_id")
+    assert list(conversion.index) == [g["goal_id"] for g in goals_after] + ["activation"]  # in goal_order
+    for suffix, goals_list in (("_source", goals_before), ("_target", goals_after)):
+        expected = expected_goal_conversion(EVENTS, goals_list)
+        honest = expected[expected.population == "unconverted_at_window_end"].set_index("goal_id").loc[conversion.index]
+        for column in ("completed", "lift", "rate_difference", "rate_difference_low", "rate_difference_high"):
+            np.testing.assert_allclose(
+                conversion[column + suffix].astype(float), honest[column].astype(float), rtol=0, atol=1e-9, err_msg=column
+            )
+    assert conversion.completed_target["week_1_activity"] > conversion.completed_source["week_1_activity"]
+    meaning = text.split("does completing the goal go with converting?")[1].splitlines()
+    week_1_line = next(line for line in meaning if line.strip().startswith("week_1_activity"))
+    assert week_1_line.count("pts [") == 2 and week_1_line.count("x ->") == 1
 
     # Promotion: prod's views swap to the tables dev built; nothing is computed again.
     plan_and_apply_without_computing(context, "prod")
@@ -184,12 +198,12 @@ def test_ibis_model_edit_rebuilds_thresholds_and_downstream_only(shared_project,
     prod_before = read_marts(context, "prod")
     prod_tables_before = physical_tables(context, "prod")
 
-    # A code change that does not change the result: the percentile fraction divides by 100.0.
+    # A code change that does not change the result: GREATEST's arguments swap places.
     model_file = project_copy / "models" / "intermediate" / "goal_thresholds.py"
     code = model_file.read_text(encoding="utf-8")
-    old = "ranked.threshold_percentile / 100)"
+    old = "ibis.greatest(joined.threshold_floor, base_value)"
     assert code.count(old) == 1, "goal_thresholds.py changed: update this test's edit"
-    model_file.write_text(code.replace(old, "ranked.threshold_percentile / 100.0)"), encoding="utf-8")
+    model_file.write_text(code.replace(old, "ibis.greatest(base_value, joined.threshold_floor)"), encoding="utf-8")
     context.load()
 
     dev_plan = plan(context, "dev")

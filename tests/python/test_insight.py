@@ -1,0 +1,244 @@
+"""The insight marts (marts.goal_conversion, activation_funnel, activation_cohorts, candidate_goals)
+against an independent computation from the raw file (tests/python/independent.py: pandas, numpy and
+scipy), on the committed sample and on the real log, and the seed rules they rely on."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REAL_LOG, SAMPLE_LOG
+from independent import expected_candidate_goals, expected_goal_conversion, expected_marts, read_goals
+
+from sqlmesh.utils.errors import PlanError
+
+from trial_activation.project import PROJECT_ROOT, build, copy_project, open_context
+
+SEED = PROJECT_ROOT / "seeds" / "activation_goals.csv"
+GOALS = read_goals(SEED)
+with open(PROJECT_ROOT / "seeds" / "candidate_goal_grid.csv", newline="", encoding="utf-8") as _grid:
+    GRID = list(csv.DictReader(_grid))
+TOLERANCE = 1e-9
+GOAL_CONVERSION_KEYS = ["goal_id", "population"]
+
+
+def assert_rows_match(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str], columns: list[str]) -> None:
+    """Same keys; every column equal (floats within 1e-9, NULL where expected None)."""
+    actual = actual.sort_values(keys).reset_index(drop=True)
+    expected = expected.sort_values(keys).reset_index(drop=True)
+    assert list(actual[keys].astype(str).itertuples(index=False)) == list(
+        expected[keys].astype(str).itertuples(index=False)
+    ), "the rows' keys differ"
+    for column in columns:
+        got, want = actual[column], expected[column]
+        if column in keys or want.map(lambda v: isinstance(v, (str, bool, np.bool_))).any():
+            same = (got.astype(object) == want.astype(object)) | (got.isna() & want.isna())
+        else:
+            same = pd.Series(np.isclose(got.astype(float), want.astype(float), rtol=0, atol=TOLERANCE, equal_nan=True))
+        if not same.all():
+            raise AssertionError(
+                f"{column} differs on {int((~same).sum())} rows, e.g.\n"
+                f"{actual.loc[~same, keys].assign(actual=got[~same], expected=want[~same]).head(10)}"
+            )
+
+
+GOAL_CONVERSION_COLUMNS = [
+    "goal_name",
+    "goal_order",
+    "organizations",
+    "completed",
+    "completed_converted",
+    "not_completed",
+    "not_completed_converted",
+    "conversion_rate_completed",
+    "conversion_rate_completed_low",
+    "conversion_rate_completed_high",
+    "conversion_rate_not_completed",
+    "conversion_rate_not_completed_low",
+    "conversion_rate_not_completed_high",
+    "lift",
+    "rate_difference",
+    "rate_difference_low",
+    "rate_difference_high",
+    "p_value",
+    "is_significant",
+]
+CANDIDATE_COLUMNS = [
+    "threshold",
+    "organizations",
+    "completed",
+    "completed_converted",
+    "not_completed",
+    "not_completed_converted",
+    "conversion_rate_completed",
+    "conversion_rate_not_completed",
+    "lift",
+    "rate_difference",
+    "rate_difference_low",
+    "rate_difference_high",
+    "p_value",
+    "q_value",
+]
+
+
+def check_goal_conversion(context, events_path) -> None:
+    actual = context.fetchdf("SELECT * FROM marts.goal_conversion")
+    expected = expected_goal_conversion(events_path, GOALS)
+    assert set(actual.population) == {"all", "unconverted_at_window_end"}
+    assert len(actual) == 2 * (len(GOALS) + 1)
+    assert_rows_match(actual, expected, GOAL_CONVERSION_KEYS, GOAL_CONVERSION_COLUMNS)
+
+
+def check_funnel_and_cohorts(context, events_path) -> None:
+    """Funnel and cohorts from the independently computed marts.trial_goals / trial_activation."""
+    goals_df, activation_df = expected_marts(events_path, GOALS)
+    activation = activation_df.set_index("organization_id")
+    completions = goals_df.pivot(index="organization_id", columns="goal_id", values="is_completed")
+    ordered = sorted(GOALS, key=lambda g: int(g["goal_order"]))
+    total = len(activation)
+    funnel = context.fetchdf("SELECT * FROM marts.activation_funnel").set_index(["section", "step"])
+    reached = pd.Series(True, index=activation.index)
+    for step, goal in enumerate(ordered, start=1):
+        reached &= completions[goal["goal_id"]].reindex(activation.index).astype(bool)
+        row = funnel.loc[("funnel", step)]
+        assert row.goal_id == goal["goal_id"]
+        assert row.organizations == reached.sum()
+        assert row.converted == (reached & activation.converted).sum()
+        assert row.share_of_organizations == pytest.approx(reached.sum() / total, abs=TOLERANCE)
+    assert funnel.loc[("funnel", len(ordered))].organizations == activation.is_activated.sum()
+    for goals_completed in range(len(ordered) + 1):
+        bucket = activation.goals_completed == goals_completed
+        row = funnel.loc[("goals_completed", goals_completed)]
+        assert row.organizations == bucket.sum()
+        assert row.converted == (bucket & activation.converted).sum()
+
+    cohorts = context.fetchdf("SELECT * FROM marts.activation_cohorts").set_index("trial_start_week")
+    week = (activation.trial_start - pd.to_timedelta(activation.trial_start.dt.weekday, unit="D")).dt.normalize()
+    expected = activation.groupby(week).agg(
+        organizations=("is_activated", "size"),
+        activated=("is_activated", "sum"),
+        converted=("converted", "sum"),
+        median_days_to_activation=("days_to_activation", lambda d: d.dropna().astype(float).median()),
+    )
+    cohorts.index = pd.to_datetime(cohorts.index)
+    assert sorted(cohorts.index) == sorted(expected.index)
+    for column in expected.columns:
+        np.testing.assert_allclose(
+            cohorts.loc[expected.index, column].astype(float), expected[column].astype(float), atol=TOLERANCE, err_msg=column
+        )
+    iso = pd.Series(cohorts.index).dt.isocalendar()
+    assert list(cohorts.iso_year) == list(iso.year) and list(cohorts.iso_week) == list(iso.week)
+
+
+def check_candidates(context, events_path) -> None:
+    actual = context.fetchdf("SELECT * FROM marts.candidate_goals")
+    expected = expected_candidate_goals(events_path, GRID)
+    assert len(actual) > 100, "the default grid evaluates hundreds of candidates"
+    assert_rows_match(actual, expected, ["candidate_id"], CANDIDATE_COLUMNS)
+    support = int(context.config.variables["candidate_min_support"])
+    assert (actual.is_supported == ((actual.completed >= support) & (actual.not_completed >= support))).all()
+
+
+def check_candidate_equal_to_goal_reproduces_it(context) -> None:
+    """'%|0-6|p75' is week_1_activity (every activity, trial days 0-6, P75, floor 0): same threshold as the
+    goals' threshold model, same 2x2 table as goal_conversion's honest row for it."""
+    week_1 = next(g for g in GOALS if g["goal_id"] == "week_1_activity")
+    assert (week_1["activity_pattern"], week_1["window_start_day"], week_1["window_end_day"]) == ("%", "0", "6")
+    assert (float(week_1["threshold_percentile"]), float(week_1["threshold_floor"])) == (75, 0)
+    candidate = context.fetchdf("SELECT * FROM marts.candidate_goals WHERE candidate_id = '%|0-6|p75'").iloc[0]
+    goal_threshold = context.fetchdf(
+        "SELECT threshold FROM intermediate.goal_thresholds WHERE goal_id = 'week_1_activity'"
+    ).threshold.iloc[0]
+    assert candidate.threshold == goal_threshold  # exactly: the same percentile code
+    honest = context.fetchdf(
+        "SELECT * FROM marts.goal_conversion WHERE goal_id = 'week_1_activity' AND population = 'unconverted_at_window_end'"
+    ).iloc[0]
+    for column in ["organizations", "completed", "completed_converted", "not_completed", "not_completed_converted",
+                   "lift", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value"]:
+        assert candidate[column] == honest[column], column
+
+
+def test_sample_goal_conversion_matches_scipy(sample_build):
+    check_goal_conversion(*sample_build)
+
+
+def test_sample_funnel_and_cohorts_match_independent_computation(sample_build):
+    check_funnel_and_cohorts(*sample_build)
+
+
+def test_sample_candidates_match_independent_computation(sample_build):
+    check_candidates(*sample_build)
+
+
+def test_candidate_equal_to_a_goal_reproduces_its_threshold_and_figures(sample_build):
+    check_candidate_equal_to_goal_reproduces_it(sample_build[0])
+
+
+@pytest.fixture(scope="module")
+def real_build(tmp_path_factory):
+    if not REAL_LOG.exists():
+        pytest.skip(f"needs the real trial event log at {REAL_LOG} (not part of the repository)")
+    root = tmp_path_factory.mktemp("insight_real")
+    context = open_context(copy_project(root / "project"), events_path=REAL_LOG, warehouse_path=root / "warehouse.duckdb")
+    build(context)
+    return context, REAL_LOG
+
+
+def test_real_log_insight_marts_match_independent_computation(real_build):
+    """On the real log (966 organizations): goal_conversion, funnel, cohorts and every candidate."""
+    context, events_path = real_build
+    check_goal_conversion(context, events_path)
+    check_funnel_and_cohorts(context, events_path)
+    check_candidates(context, events_path)
+    check_candidate_equal_to_goal_reproduces_it(context)
+
+
+def test_adopting_a_candidates_seed_row_gives_the_candidates_goal(make_context, project_copy, sample_build):
+    """The seed_row of a candidate, appended to the goals seed as it is, builds a goal with the
+    candidate's threshold and the candidate's honest 2x2 table."""
+    candidate = sample_build[0].fetchdf(
+        "SELECT * FROM marts.candidate_goals WHERE candidate_id = 'Scheduling.%|7-13|p50'"
+    ).iloc[0]
+    seed = project_copy / "seeds" / "activation_goals.csv"
+    header = next(csv.reader(io.StringIO(seed.read_text(encoding="utf-8"))))
+    adopted = dict(zip(header, next(csv.reader(io.StringIO(candidate.seed_row)))))
+    assert (adopted["activity_pattern"], adopted["window_start_day"], adopted["window_end_day"]) == ("Scheduling.%", "7", "13")
+    assert adopted["goal_order"] == str(len(GOALS) + 1)
+    with open(seed, "a", encoding="utf-8") as handle:
+        handle.write(candidate.seed_row + "\n")
+    context = make_context()
+    build(context, skip_tests=True)
+    goal_id = adopted["goal_id"]
+    threshold = context.fetchdf(f"SELECT threshold FROM intermediate.goal_thresholds WHERE goal_id = '{goal_id}'")
+    assert threshold.threshold.iloc[0] == candidate.threshold
+    honest = context.fetchdf(
+        f"SELECT * FROM marts.goal_conversion WHERE goal_id = '{goal_id}' AND population = 'unconverted_at_window_end'"
+    ).iloc[0]
+    for column in ["organizations", "completed", "completed_converted", "not_completed", "not_completed_converted", "p_value"]:
+        assert honest[column] == candidate[column], column
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [
+        'activation,4,Activation,"named like the all-goals row of goal_conversion",window_count,%,0,6,50,,0,,,,,',
+        'twin,3,Twin,"the same goal_order as week_4_steadiness",window_count,%,0,6,50,,0,,,,,',
+        'unordered,,Unordered,"no goal_order",window_count,%,0,6,50,,0,,,,,',
+    ],
+    ids=["goal_id activation", "repeated goal_order", "missing goal_order"],
+)
+def test_goal_definition_audit_rejects_bad_goal_rows(make_context, project_copy, bad_row, monkeypatch):
+    """The plan stops at the goals seed, and the failure names the goal-definition audit."""
+    with open(project_copy / "seeds" / "activation_goals.csv", "a", encoding="utf-8") as seed:
+        seed.write(bad_row + "\n")
+    context = make_context()
+    failures: list[str] = []
+    monkeypatch.setattr(
+        context.console, "log_failed_models", lambda errors: failures.extend(f"{e} {e.__cause__}" for e in errors)
+    )
+    with pytest.raises(PlanError):
+        build(context, skip_tests=True, skip_linter=True)
+    assert any("activation_goals" in f and "valid_goal_definitions" in f for f in failures), failures
