@@ -23,7 +23,7 @@ WHERE
   ) /* the funnel adds one goal per step, in goal_order */
   OR threshold_floor < 0
   OR (
-    goal_kind = 'window_count'
+    goal_kind IN ('window_count', 'active_days')
     AND (
       (
         threshold_percentile IS NULL

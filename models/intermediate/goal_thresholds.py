@@ -43,19 +43,19 @@ COLUMNS = {
     description="Threshold of each trial goal, derived from the data: one row per goal.",
     column_descriptions={
         "goal_id": "Goal key from seeds/activation_goals.csv",
-        "goal_kind": "window_count or steadiness",
+        "goal_kind": "window_count, active_days or steadiness",
         "threshold_percentile": "Percentile (0-100) asked for by the goal; NULL for fixed and steadiness goals",
         "converted_org_count": "Converted organizations the percentile is taken over",
         "percentile_value": "Continuous percentile of converted organizations' metric values; NULL when not a percentile goal",
         "fixed_threshold": "Fixed threshold asked for by the goal, if any",
         "threshold_floor": "The threshold is never below this",
-        "threshold": "window_count: GREATEST(floor, percentile or fixed value); NULL for steadiness (per organization, see marts.trial_goals)",
+        "threshold": "GREATEST(floor, percentile or fixed value); NULL for steadiness (per organization, see marts.trial_goals)",
         "baseline_ratio": "steadiness: required share of the baseline window's events",
     },
     audits=[
         ("not_null", {"columns": [exp.column(c) for c in ("goal_id", "goal_kind", "threshold_floor")]}),
         ("unique_values", {"columns": [exp.column("goal_id")]}),
-        "window_count_goals_have_threshold",
+        "goals_have_threshold",
     ],
 )
 def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
@@ -102,10 +102,12 @@ def goal_thresholds() -> ibis.Table:
     )
     base_value = joined.fixed_threshold.coalesce(percentile_value)
     # GREATEST of a NULL is NULL here on purpose: a percentile goal with no converted organization
-    # has no threshold, and the window_count_goals_have_threshold audit stops the plan.
+    # has no threshold, and the goals_have_threshold audit stops the plan.
+    # Every kind has a goal-level threshold but steadiness, whose threshold is each organization's own
+    # (@organization_threshold).
     threshold = ibis.cases(
         (
-            (joined.goal_kind == "window_count") & base_value.notnull(),
+            (joined.goal_kind != "steadiness") & base_value.notnull(),
             ibis.greatest(joined.threshold_floor, base_value),
         ),
         else_=ibis.null("float64"),

@@ -1,8 +1,10 @@
 /* The trial goals, as defined by analysts in seeds/activation_goals.csv: one row per goal.
-   Two kinds:
+   Three kinds (docs/goals.md says how to add one):
    - window_count: events in trial days [window_start_day, window_end_day] whose activity matches
      activity_pattern (SQL LIKE; % = all), against fixed_threshold or the threshold_percentile-th
      percentile of the same count over converted organizations, never below threshold_floor;
+   - active_days: trial days of the window with at least one matching event, against a threshold
+     derived as for window_count;
    - steadiness: events in the window against baseline_ratio x the events in the baseline window
      (the fallback window when the baseline window has none), never below threshold_floor. */
 MODEL (
@@ -33,12 +35,12 @@ MODEL (
     goal_order = 'Position of the goal in the activation funnel (marts.activation_funnel): 1, 2, ..., each once',
     goal_name = 'Human-readable goal name shown in the marts',
     description = 'What completing the goal means, in words',
-    goal_kind = 'window_count or steadiness',
+    goal_kind = 'window_count, active_days or steadiness',
     activity_pattern = 'SQL LIKE pattern on activity_name; % counts every activity',
     window_start_day = 'First trial day (0-based) of the counted window',
     window_end_day = 'Last trial day (inclusive) of the counted window',
-    threshold_percentile = 'window_count: percentile (0-100) of converted organizations'' counts used as threshold',
-    fixed_threshold = 'window_count: fixed threshold, instead of a percentile',
+    threshold_percentile = 'window_count, active_days: percentile (0-100) of converted organizations'' metric used as threshold',
+    fixed_threshold = 'window_count, active_days: fixed threshold, instead of a percentile',
     threshold_floor = 'The threshold is never below this',
     baseline_ratio = 'steadiness: required share of the baseline window''s events',
     baseline_start_day = 'steadiness: first trial day of the baseline window',
@@ -68,7 +70,7 @@ MODEL (
     unique_values(columns := (
       goal_id
     )),
-    accepted_values("column" := goal_kind, is_in := ('window_count', 'steadiness')),
+    accepted_values("column" := goal_kind, is_in := ('window_count', 'active_days', 'steadiness')),
     valid_goal_definitions
   )
 )

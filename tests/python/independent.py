@@ -16,6 +16,8 @@ pandas/numpy compute everything else straight from the rules in docs/goals.md:
 - window_count: metric = matching events in trial days [window_start_day, window_end_day];
   threshold = fixed_threshold, or numpy.percentile of the converted organizations' metrics
   (inactive ones count 0), never below threshold_floor;
+- active_days: metric = trial days of the window with at least one matching event, threshold as
+  for window_count; completed_at = the first matching event of the ceil(threshold)-th such day;
 - steadiness: threshold = max(threshold_floor, baseline_ratio x events in the baseline window,
   or in the fallback window when the baseline window has none);
 - completion_pct = min(100, 100 x metric / threshold), 100 when threshold <= 0;
@@ -159,7 +161,15 @@ def expected_marts(
         frame = pd.DataFrame(index=organizations.index)
         frame["goal_id"] = goal["goal_id"]
         frame["goal_kind"] = goal["goal_kind"]
-        frame["metric_value"] = count_in(goal["window_start_day"], goal["window_end_day"])
+        in_window = matching[
+            (matching.trial_day >= goal["window_start_day"]) & (matching.trial_day <= goal["window_end_day"])
+        ]
+        if goal["goal_kind"] == "active_days":  # trial days of the window with a matching event
+            frame["metric_value"] = (
+                in_window.groupby("organization_id").trial_day.nunique().reindex(organizations.index, fill_value=0)
+            )
+        else:
+            frame["metric_value"] = count_in(goal["window_start_day"], goal["window_end_day"])
         floor = goal["threshold_floor"]
         if goal["goal_kind"] == "steadiness":
             baseline = count_in(goal["baseline_start_day"], goal["baseline_end_day"])
@@ -180,11 +190,15 @@ def expected_marts(
             100.0,
             np.minimum(100.0, 100.0 * frame.metric_value / frame.threshold.where(frame.threshold > 0, 1)),
         )
-        window_events = matching[
-            (matching.trial_day >= goal["window_start_day"]) & (matching.trial_day <= goal["window_end_day"])
-        ].sort_values(["organization_id", "event_at"])  # in time order, whatever each row's trial_start
-        window_events["event_number"] = window_events.groupby("organization_id").cumcount() + 1
-        event_at = window_events.set_index(["organization_id", "event_number"]).event_at
+        # When the metric reaches n, for each n: the n-th matching event in time order (whatever each
+        # row's trial_start), or for active_days the first event of the n-th active trial day.
+        if goal["goal_kind"] == "active_days":
+            steps = in_window.groupby(["organization_id", "trial_day"]).event_at.min().reset_index()
+            steps = steps.sort_values(["organization_id", "trial_day"])
+        else:
+            steps = in_window.sort_values(["organization_id", "event_at"])
+        steps["event_number"] = steps.groupby("organization_id").cumcount() + 1
+        event_at = steps.set_index(["organization_id", "event_number"]).event_at
         needed = np.ceil(frame.threshold).astype("int64")
         nth_event_at = event_at.reindex(pd.MultiIndex.from_arrays([frame.index, needed.clip(lower=1)])).to_numpy()
         window_start = (organizations.trial_start + pd.Timedelta(days=goal["window_start_day"])).to_numpy()
@@ -249,7 +263,7 @@ def _like_to_regex(pattern: str) -> str:
 
 
 def organizations_of(events: pd.DataFrame) -> pd.DataFrame:
-    """trial_start, converted and converted_at of each organization (as staging.trial_organizations)."""
+    """trial_start, converted and converted_at of each organization (as intermediate.trial_organizations)."""
     return events.groupby("organization_id").agg(
         trial_start=("trial_start", "min"), converted=("converted", "any"), converted_at=("converted_at", "min")
     )

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from independent import ACTIVATION_COLUMNS, GOAL_COLUMNS, expected_marts, read_goals
-from conftest import REAL_LOG
+from conftest import REAL_LOG, SAMPLE_LOG
 from trial_activation.project import PROJECT_ROOT, build, open_context, copy_project
 
 GOALS = read_goals(PROJECT_ROOT / "seeds" / "activation_goals.csv")
@@ -110,3 +110,24 @@ def test_goal_that_separates_no_one_warns_by_name_without_blocking(make_context,
         "SELECT COUNT(*) FILTER (WHERE NOT is_completed) AS open FROM marts.trial_goals WHERE goal_id = 'everyone'"
     )
     assert completed.open.iloc[0] == 0
+
+
+def test_active_days_goals_match_independent_computation(make_context, project_copy):
+    """The third goal kind, added as seed rows only: days of the window with a matching event, against
+    a percentile of converted organizations and against a fixed number, row for row with the oracle."""
+    seed = project_copy / "seeds" / "activation_goals.csv"
+    with open(seed, "a", encoding="utf-8") as handle:
+        handle.write('active_fortnight,4,Active fortnight,"Active on at least the P75 of converted organizations\' days in trial days 0-13",active_days,%,0,13,75,,1,,,,,\n')
+        handle.write('scheduling_days,5,Scheduling days,"Scheduling on at least 2 days of week 1",active_days,Scheduling.%,0,6,,2,0,,,,,\n')
+    goals = read_goals(seed)
+    context = make_context()
+    build(context)
+    goals_actual, activation = actual_marts(context)
+    expected_goals, expected_activation = expected_marts(SAMPLE_LOG, goals)
+
+    assert_frames_match(goals_actual, expected_goals, ["organization_id", "goal_id"])
+    assert_frames_match(activation, expected_activation, ["organization_id"])
+    active = goals_actual[goals_actual.goal_kind == "active_days"]
+    # Both new goals discriminate on the sample, so the comparison above exercises completed_at too.
+    assert set(active.goal_id) == {"active_fortnight", "scheduling_days"}
+    assert active.groupby("goal_id").is_completed.agg(["any", "all"]).eq([True, False]).all().all()
