@@ -1,11 +1,11 @@
-"""Command line: `trial-activation build|summary|compare|generate ...` (also `python -m trial_activation`)."""
+"""Command line: `trial-activation build|summary|compare|report|export|generate ...` (also `python -m trial_activation`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from trial_activation.project import PROJECT_ROOT, activation_summary, build, open_context
+from trial_activation.project import PROJECT_ROOT, MissingInEnvironment, activation_summary, build, open_context
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     compare_cmd.add_argument("--source", default="prod", help="environment compared from (default: prod)")
     compare_cmd.add_argument("--target", default="dev", help="environment compared to (default: dev)")
     compare_cmd.add_argument("--sample", type=int, default=5, help="organization ids listed per direction (default: 5)")
-    for command in (build_cmd, summary_cmd, compare_cmd):
+    export_cmd = commands.add_parser(
+        "export", help="write every mart of an environment to CSV or Parquet files, with a manifest.json"
+    )
+    export_cmd.add_argument("--format", choices=("csv", "parquet"), required=True, dest="file_format")
+    export_cmd.add_argument("--out", required=True, help="folder the files are written to (replaced atomically)")
+    for command in (build_cmd, summary_cmd, compare_cmd, export_cmd):
         if command is not compare_cmd:
             command.add_argument("--environment", "-e", default="prod")
         command.add_argument("--events", help="raw event file or glob (default: TRIAL_EVENTS_PATH, then the sample)")
@@ -43,6 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:  # an environment that does not exist
             parser.exit(2, f"trial-activation compare: {error}\n")
         print(format_comparison(comparison))
+        return 0
+    if args.command == "export":
+        from trial_activation.export import export_marts
+
+        try:
+            manifest = export_marts(context, args.environment, args.file_format, args.out)
+        except MissingInEnvironment as error:
+            parser.exit(2, f"trial-activation export: {error}\n")
+        for entry in manifest["models"]:
+            print(f"{entry['model']:<28} {entry['rows']:>9,} rows -> {entry['file']}")
+        print(f"manifest: {args.out}/manifest.json")
         return 0
     if args.command == "build":
         build(context, args.environment)

@@ -7,7 +7,10 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from sqlglot import exp
 from sqlmesh import Context
+from sqlmesh.core.environment import Environment
+from sqlmesh.core.snapshot import SnapshotTableInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What a copy of the project needs to build (tests build on copies, never on the checkout's warehouse).
@@ -60,6 +63,42 @@ def mart_table(model: str, environment: str = "prod") -> str:
     """The table name a reader queries for `model` in `environment` (dev views live in schema__env)."""
     schema, name = model.split(".")
     return f"{schema}.{name}" if environment == "prod" else f"{schema}__{environment}.{name}"
+
+
+class MissingInEnvironment(ValueError):
+    """An environment, or a model in it, that is not there: the message is one line saying what to do."""
+
+
+def environment_snapshots(context: Context, environment: str) -> dict[str, SnapshotTableInfo]:
+    """Model name ('marts.trial_goals') -> its snapshot in `environment`, from SQLMesh's state."""
+    return {_model_name(s): s for s in _environment(context, environment).snapshots}
+
+
+def environment_view(context: Context, model: str, environment: str) -> str:
+    """The view a reader queries for `model` in `environment` (SQLMesh's virtual layer), named by SQLMesh
+    from the environment's naming settings rather than rebuilt by hand."""
+    env = _environment(context, environment)
+    snapshot = next((s for s in env.snapshots if _model_name(s) == model), None)
+    if snapshot is None:
+        raise MissingInEnvironment(
+            f"{model} is not in environment '{environment}' (built before the model existed?):"
+            f" plan it again (`trial-activation build -e {environment}`)"
+        )
+    return snapshot.qualified_view_name.for_environment(env.naming_info, dialect=context.default_dialect)
+
+
+def _environment(context: Context, environment: str) -> Environment:
+    env = context.state_reader.get_environment(environment)
+    if env is None:
+        raise MissingInEnvironment(
+            f"environment '{environment}' does not exist: build it first (`trial-activation build -e {environment}`)"
+        )
+    return env
+
+
+def _model_name(snapshot: SnapshotTableInfo) -> str:
+    table = exp.to_table(snapshot.name, dialect="duckdb")
+    return f"{table.db}.{table.name}"
 
 
 def activation_summary(context: Context, environment: str = "prod") -> str:
