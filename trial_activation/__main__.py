@@ -24,7 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     export_cmd.add_argument("--format", choices=("csv", "parquet"), required=True, dest="file_format")
     export_cmd.add_argument("--out", required=True, help="folder the files are written to (replaced atomically)")
-    for command in (build_cmd, summary_cmd, compare_cmd, export_cmd):
+    report_cmd = commands.add_parser(
+        "report", help="write the product team's report: one self-contained HTML file (charts inline, no network)"
+    )
+    report_cmd.add_argument("--out", help="HTML file to write (default: reports/trial_activation_<env>.html)")
+    report_cmd.add_argument("--compare", metavar="ENV:ENV", help="two environments side by side, e.g. prod:dev")
+    for command in (build_cmd, summary_cmd, compare_cmd, export_cmd, report_cmd):
         if command is not compare_cmd:
             command.add_argument("--environment", "-e", default="prod")
         command.add_argument("--events", help="raw event file or glob (default: TRIAL_EVENTS_PATH, then the sample)")
@@ -59,6 +64,19 @@ def main(argv: list[str] | None = None) -> int:
         for entry in manifest["models"]:
             print(f"{entry['model']:<28} {entry['rows']:>9,} rows -> {entry['file']}")
         print(f"manifest: {args.out}/manifest.json")
+        return 0
+    if args.command == "report":
+        from trial_activation.report import parse_compare, write_report
+
+        try:
+            environments = parse_compare(args.compare) if args.compare else [args.environment]
+        except ValueError as error:
+            parser.error(str(error))
+        try:
+            path = write_report(context, environments, args.out)
+        except MissingInEnvironment as error:
+            parser.exit(2, f"trial-activation report: {error}\n")
+        print(f"report: {path}")
         return 0
     if args.command == "build":
         build(context, args.environment)

@@ -24,7 +24,7 @@ from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.model.kind import ModelKindName
 
-from trial_activation.project import MissingInEnvironment, environment_snapshots, environment_view
+from trial_activation.project import MissingInEnvironment, environment_snapshots, environment_table
 
 SCHEMA = "marts"
 FORMATS = {"csv": "(FORMAT csv, HEADER true)", "parquet": "(FORMAT parquet)"}
@@ -61,9 +61,9 @@ def export_marts(context: Context, environment: str, file_format: str, out: Path
     entries = []
     for model in models:
         snapshot = snapshots[table_infos[model].snapshot_id]
-        view = environment_view(context, model, environment)
+        table = environment_table(context, model, environment)
         target = out / f"{model.split('.', 1)[1]}.{file_format}"
-        query = f"SELECT * FROM {view}"
+        query = f"SELECT * FROM {table}"
         if snapshot.model.grains:  # a stable row order: a re-export of the same data gives the same file
             query += " ORDER BY " + ", ".join(column.sql("duckdb") for column in _grain_columns(snapshot.model.grains))
         columns = context.engine_adapter.fetchall(f"DESCRIBE {query}")

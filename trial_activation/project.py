@@ -74,9 +74,13 @@ def environment_snapshots(context: Context, environment: str) -> dict[str, Snaps
     return {_model_name(s): s for s in _environment(context, environment).snapshots}
 
 
-def environment_view(context: Context, model: str, environment: str) -> str:
-    """The view a reader queries for `model` in `environment` (SQLMesh's virtual layer), named by SQLMesh
-    from the environment's naming settings rather than rebuilt by hand."""
+def environment_table(context: Context, model: str, environment: str) -> str:
+    """What a reader queries for `model` in `environment`, as SQLMesh names it.
+
+    The environment's view when the environment has one for the model; otherwise the physical table
+    the environment uses (SQLMesh's Context.table_name): a dev environment only gets views for the
+    models it changed (its promoted snapshots), so `marts__dev.x` does not exist for an unchanged x.
+    """
     env = _environment(context, environment)
     snapshot = next((s for s in env.snapshots if _model_name(s) == model), None)
     if snapshot is None:
@@ -84,7 +88,9 @@ def environment_view(context: Context, model: str, environment: str) -> str:
             f"{model} is not in environment '{environment}' (built before the model existed?):"
             f" plan it again (`trial-activation build -e {environment}`)"
         )
-    return snapshot.qualified_view_name.for_environment(env.naming_info, dialect=context.default_dialect)
+    if snapshot.snapshot_id in {s.snapshot_id for s in env.promoted_snapshots}:
+        return snapshot.qualified_view_name.for_environment(env.naming_info, dialect=context.default_dialect)
+    return context.table_name(snapshot.name, environment)
 
 
 def _environment(context: Context, environment: str) -> Environment:
