@@ -4,13 +4,9 @@ An Ibis expression over unbound tables named after the upstream models, compiled
 own compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
 and runs the query inside the engine; the model never opens a connection of its own.
 
-The percentile is continuous with linear interpolation over the converted organizations' metric
-values (the same definition as DuckDB's quantile_cont, PostgreSQL's percentile_cont and numpy's
-default): with the n values sorted v[0..n-1] and h = p/100 * (n - 1), it is
-v[floor(h)] + (h - floor(h)) * (v[ceil(h)] - v[floor(h)]). It is computed with window functions
-rather than an engine's percentile aggregate because the percentile is data (a column of the goals
-seed, one per goal), and quantile_cont, Spark's percentile and PostgreSQL's percentile_cont all
-demand a constant fraction.
+The percentile (trial_activation/thresholds.py, shared with the candidate goals of
+intermediate.candidate_goal_counts) is continuous with linear interpolation over the converted
+organizations' metric values, inactive ones counting 0.
 """
 
 import ibis
@@ -20,6 +16,7 @@ from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
 from trial_activation.engine import engine_dialect
+from trial_activation.thresholds import continuous_percentile
 
 # Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
 IBIS_COMPILERS = {"spark": "pyspark"}
@@ -96,23 +93,7 @@ def goal_thresholds() -> ibis.Table:
     converted = metrics.filter(metrics.converted).join(
         goals.select("goal_id", "threshold_percentile"), "goal_id"
     )
-    by_goal = ibis.window(group_by="goal_id")
-    ranked = converted.mutate(
-        position=ibis.row_number().over(group_by="goal_id", order_by="metric_value"),  # 0-based
-        value_count=converted.metric_value.count().over(by_goal),
-    )
-    ranked = ranked.mutate(h=(ranked.value_count - 1) * ranked.threshold_percentile / 100)
-    ranked = ranked.mutate(lower_position=ranked.h.floor(), upper_position=ranked.h.ceil())
-    percentiles = ranked.group_by("goal_id").aggregate(
-        converted_org_count=ranked.value_count.max(),
-        lower_value=ranked.metric_value.max(where=ranked.position == ranked.lower_position),
-        upper_value=ranked.metric_value.max(where=ranked.position == ranked.upper_position),
-        fraction=(ranked.h - ranked.lower_position).max(),
-    )
-    percentiles = percentiles.mutate(
-        percentile_value=percentiles.lower_value
-        + percentiles.fraction * (percentiles.upper_value - percentiles.lower_value)
-    )
+    percentiles = continuous_percentile(converted, "goal_id", "metric_value", "threshold_percentile")
 
     joined = goals.left_join(percentiles, "goal_id")
     percentile_value = ibis.cases(
@@ -133,7 +114,7 @@ def goal_thresholds() -> ibis.Table:
         joined.goal_id,
         joined.goal_kind,
         joined.threshold_percentile,
-        converted_org_count=joined.converted_org_count.fill_null(0),
+        converted_org_count=joined.value_count.fill_null(0),
         percentile_value=percentile_value,
         fixed_threshold=joined.fixed_threshold,
         threshold_floor=joined.threshold_floor,

@@ -12,6 +12,7 @@ MODEL (
   ),
   columns (
     goal_id TEXT,
+    goal_order INT,
     goal_name TEXT,
     description TEXT,
     goal_kind TEXT,
@@ -28,7 +29,8 @@ MODEL (
     fallback_end_day INT
   ),
   column_descriptions (
-    goal_id = 'Stable key of the goal, e.g. week_1_activity',
+    goal_id = 'Stable key of the goal, e.g. week_1_activity; not ''activation'', the key of all goals together in marts.goal_conversion',
+    goal_order = 'Position of the goal in the activation funnel (marts.activation_funnel): 1, 2, ..., each once',
     goal_name = 'Human-readable goal name shown in the marts',
     description = 'What completing the goal means, in words',
     goal_kind = 'window_count or steadiness',
@@ -54,6 +56,7 @@ MODEL (
     not_null(
       columns := (
         goal_id,
+        goal_order,
         goal_name,
         goal_kind,
         activity_pattern,

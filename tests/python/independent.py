@@ -211,6 +211,7 @@ def expected_marts(
 def _typed_goal(goal: dict) -> dict:
     """A seed row with empty strings as None and numbers as numbers."""
     integers = (
+        "goal_order",
         "window_start_day",
         "window_end_day",
         "baseline_start_day",

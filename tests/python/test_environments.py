@@ -184,12 +184,12 @@ def test_ibis_model_edit_rebuilds_thresholds_and_downstream_only(shared_project,
     prod_before = read_marts(context, "prod")
     prod_tables_before = physical_tables(context, "prod")
 
-    # A code change that does not change the result: the percentile fraction divides by 100.0.
+    # A code change that does not change the result: GREATEST's arguments swap places.
     model_file = project_copy / "models" / "intermediate" / "goal_thresholds.py"
     code = model_file.read_text(encoding="utf-8")
-    old = "ranked.threshold_percentile / 100)"
+    old = "ibis.greatest(joined.threshold_floor, base_value)"
     assert code.count(old) == 1, "goal_thresholds.py changed: update this test's edit"
-    model_file.write_text(code.replace(old, "ranked.threshold_percentile / 100.0)"), encoding="utf-8")
+    model_file.write_text(code.replace(old, "ibis.greatest(base_value, joined.threshold_floor)"), encoding="utf-8")
     context.load()
 
     dev_plan = plan(context, "dev")

@@ -98,7 +98,7 @@ def test_real_log_marts_match_independent_computation(tmp_path):
 def test_goal_that_separates_no_one_warns_by_name_without_blocking(make_context, project_copy, caplog):
     """A goal every organization passes (percentile 0, floor 0) builds, and the warning names it."""
     with open(project_copy / "seeds" / "activation_goals.csv", "a", encoding="utf-8") as seed:
-        seed.write('everyone,Everyone,"P0 with floor 0: passes everyone",window_count,%,0,6,0,,0,,,,,\n')
+        seed.write('everyone,4,Everyone,"P0 with floor 0: passes everyone",window_count,%,0,6,0,,0,,,,,\n')
     context = make_context()
     with caplog.at_level(logging.WARNING):
         build(context)

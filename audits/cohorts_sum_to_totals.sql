@@ -1,0 +1,30 @@
+AUDIT (
+  name cohorts_sum_to_totals
+);
+
+/* The weekly cohorts must add up to marts.trial_activation: organizations, activated and converted.
+   Returns a row when they do not. */
+WITH cohorts AS (
+  SELECT
+    SUM(organizations) AS organizations,
+    SUM(activated) AS activated,
+    SUM(converted) AS converted
+  FROM @this_model
+), totals AS (
+  SELECT
+    COUNT(*) AS organizations,
+    COUNT(*) FILTER(WHERE
+      is_activated) AS activated,
+    COUNT(*) FILTER(WHERE
+      converted) AS converted
+  FROM marts.trial_activation
+)
+SELECT
+  c.organizations,
+  t.organizations AS expected_organizations
+FROM cohorts AS c
+CROSS JOIN totals AS t
+WHERE
+  c.organizations <> t.organizations
+  OR c.activated <> t.activated
+  OR c.converted <> t.converted

@@ -1,0 +1,216 @@
+"""intermediate.candidate_goal_counts: every candidate goal of the search grid, its threshold and its
+2x2 table on the honest population (one row per candidate goal).
+
+A candidate is one activity pattern x one window x one threshold rule of seeds/candidate_goal_grid.csv,
+a window_count goal an analyst could adopt as one seed row: its metric is the organization's in-trial
+events of trial days [window_start_day, window_end_day] whose activity matches the pattern (SQL
+LIKE), exactly as for the goals. Its threshold is the fixed count, or the percentile of the converted
+organizations' metrics (inactive ones counting 0) computed by trial_activation/thresholds.py, the
+same code as the goals' thresholds (intermediate.goal_thresholds): a candidate equal to a goal has
+that goal's threshold.
+
+The population is the honest one of marts.goal_conversion: organizations not converted when the
+window ended (converted_at >= trial_start + window_end_day + 1 days, or never converted).
+
+An Ibis expression compiled for the engine that runs it (like intermediate.goal_thresholds): only
+organizations with matching events are joined to the candidates; the inactive ones enter as counts
+(the population minus those that completed), and as zeros only in the percentile's input, for the
+converted organizations.
+"""
+
+import ibis
+import sqlglot
+from sqlglot import exp
+from sqlmesh import model
+from sqlmesh.core.macros import MacroEvaluator
+
+from trial_activation.engine import engine_dialect
+from trial_activation.thresholds import continuous_percentile
+
+# Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
+IBIS_COMPILERS = {"spark": "pyspark"}
+# Patterns of the grid that are expanded from the activities in the data rather than used as written.
+EACH_ACTIVITY, EACH_FAMILY = "each_activity", "each_family"
+SEPARATOR = "|"  # of the parts of candidate_id
+
+COLUMNS = {
+    "candidate_id": "TEXT",
+    "activity_pattern": "TEXT",
+    "window_start_day": "INT",
+    "window_end_day": "INT",
+    "threshold_rule": "TEXT",
+    "threshold_percentile": "DOUBLE",
+    "fixed_threshold": "DOUBLE",
+    "converted_org_count": "BIGINT",
+    "threshold": "DOUBLE",
+    "organizations": "BIGINT",
+    "completed": "BIGINT",
+    "completed_converted": "BIGINT",
+    "not_completed": "BIGINT",
+    "not_completed_converted": "BIGINT",
+}
+
+
+@model(
+    "intermediate.candidate_goal_counts",
+    is_sql=True,
+    kind="FULL",
+    grain="candidate_id",
+    columns=COLUMNS,
+    description=(
+        "Every candidate goal of seeds/candidate_goal_grid.csv (activity pattern x window x threshold rule), its"
+        " threshold (the goals' percentile code) and its 2x2 table on the organizations not converted when its"
+        " window ended: one row per candidate goal."
+    ),
+    column_descriptions={
+        "candidate_id": "activity_pattern|window|threshold_rule, e.g. Scheduling.%|0-6|p75",
+        "activity_pattern": "SQL LIKE pattern on activity_name",
+        "window_start_day": "First trial day (0-based) of the counted window",
+        "window_end_day": "Last trial day (inclusive) of the counted window",
+        "threshold_rule": "The grid's threshold label, e.g. at_least_1 or p75",
+        "threshold_percentile": "Percentile (0-100) of converted organizations' counts; NULL for a fixed threshold",
+        "fixed_threshold": "Fixed threshold; NULL for a percentile",
+        "converted_org_count": "Converted organizations the percentile is taken over",
+        "threshold": "Events needed: the fixed threshold or the percentile",
+        "organizations": "Organizations not converted when the window ended",
+        "completed": "Of which reached the threshold",
+        "completed_converted": "Of which reached it and converted",
+        "not_completed": "Of which did not reach it",
+        "not_completed_converted": "Of which did not reach it but converted",
+    },
+    audits=[
+        ("not_null", {"columns": [exp.column(c) for c in ("candidate_id", "organizations", "completed", "not_completed")]}),
+        ("unique_values", {"columns": [exp.column("candidate_id")]}),
+        "two_by_two_adds_up",
+    ],
+)
+def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
+    # As in intermediate.goal_thresholds: Ibis's own SQL for the engine that runs it.
+    dialect = engine_dialect(evaluator)
+    compiler = IBIS_COMPILERS.get(dialect, dialect)
+    if compiler == "pyspark":
+        ibis.pyspark  # loading the backend registers the options its compiler reads
+    sql = ibis.to_sql(candidate_goal_counts(), dialect=compiler)
+    return sqlglot.parse_one(sql, dialect=dialect)
+
+
+def candidate_goal_counts() -> ibis.Table:
+    grid = ibis.table(
+        {
+            "dimension": "string",
+            "value": "string",
+            "window_start_day": "int32",
+            "window_end_day": "int32",
+            "threshold_percentile": "float64",
+            "fixed_threshold": "float64",
+        },
+        name="candidate_goal_grid",
+        database="staging",
+    )
+    activity = ibis.table(
+        {"organization_id": "string", "activity_name": "string", "trial_day": "int32", "event_count": "int64"},
+        name="org_daily_activity",
+        database="intermediate",
+    )
+    organizations = ibis.table(
+        {"organization_id": "string", "trial_start": "timestamp", "converted": "boolean", "converted_at": "timestamp"},
+        name="trial_activation",
+        database="marts",
+    )
+
+    # The activity patterns: the grid's own, plus each activity and each family when the grid asks.
+    pattern_rows = grid.filter(grid.dimension == "activity_pattern")
+    names = activity.select("activity_name").distinct()
+    dot = names.activity_name.find(".")
+    expanded = names.select(
+        names.activity_name, family=ibis.cases((dot > 0, names.activity_name.left(dot + 1) + "%"), else_=ibis.null("string"))
+    )
+    patterns = ibis.union(
+        pattern_rows.filter(~pattern_rows.value.isin([EACH_ACTIVITY, EACH_FAMILY])).select(activity_pattern=pattern_rows.value),
+        expanded.cross_join(pattern_rows.filter(pattern_rows.value == EACH_ACTIVITY).select("value")).select(
+            activity_pattern=expanded.activity_name
+        ),
+        expanded.filter(expanded.family.notnull())
+        .cross_join(pattern_rows.filter(pattern_rows.value == EACH_FAMILY).select("value"))
+        .select(activity_pattern=expanded.family),
+        distinct=True,
+    )
+    windows = grid.filter(grid.dimension == "window").select(
+        window_label=grid.value, window_start_day=grid.window_start_day, window_end_day=grid.window_end_day
+    )
+    rules = grid.filter(grid.dimension == "threshold").select(
+        threshold_rule=grid.value, threshold_percentile=grid.threshold_percentile, fixed_threshold=grid.fixed_threshold
+    )
+    pattern_windows = patterns.cross_join(windows)
+    candidates = pattern_windows.cross_join(rules)
+    candidates = candidates.mutate(
+        candidate_id=candidates.activity_pattern + SEPARATOR + candidates.window_label + SEPARATOR + candidates.threshold_rule
+    )
+
+    # Each organization's metric for each pattern and window it has matching events in.
+    matched = activity.join(
+        pattern_windows,
+        [
+            activity.activity_name.like(pattern_windows.activity_pattern),
+            activity.trial_day.between(pattern_windows.window_start_day, pattern_windows.window_end_day),
+        ],
+    )
+    metrics = matched.group_by(["organization_id", "activity_pattern", "window_label"]).aggregate(
+        metric_value=matched.event_count.sum().cast("int64")
+    )
+
+    # Percentile thresholds: over every converted organization, those without matching events as 0.
+    converted = organizations.filter(organizations.converted).select("organization_id")
+    percentile_candidates = candidates.filter(candidates.threshold_percentile.notnull())
+    converted_values = converted.cross_join(
+        percentile_candidates.select("candidate_id", "activity_pattern", "window_label", "threshold_percentile")
+    ).left_join(metrics, ["organization_id", "activity_pattern", "window_label"])
+    converted_values = converted_values.select(
+        "candidate_id", "threshold_percentile", metric_value=converted_values.metric_value.fill_null(0)
+    )
+    percentiles = continuous_percentile(converted_values, "candidate_id", "metric_value", "threshold_percentile")
+    candidates = candidates.left_join(percentiles, "candidate_id")
+    candidates = candidates.select(
+        *[c for c in candidates.columns if c not in ("candidate_id_right", "value_count", "percentile_value")],
+        converted_org_count=candidates.value_count.fill_null(0),
+        threshold=candidates.fixed_threshold.coalesce(candidates.percentile_value.cast("float64")),
+    )
+
+    # The honest population of each window, and those of it that reached each candidate's threshold.
+    honest = organizations.cross_join(windows)
+    honest = honest.filter(
+        ~honest.converted | (honest.converted_at >= honest.trial_start + ibis.interval(days=1) * (honest.window_end_day + 1))
+    )
+    population = honest.group_by("window_label").aggregate(
+        organizations=honest.count(), converted_total=honest.count(where=honest.converted)
+    )
+    reached = (
+        metrics.join(honest.select("organization_id", "window_label", "converted"), ["organization_id", "window_label"])
+        .join(candidates.select("candidate_id", "activity_pattern", "window_label", "threshold"), ["activity_pattern", "window_label"])
+    )
+    reached = reached.filter(reached.metric_value >= reached.threshold)
+    reached = reached.group_by("candidate_id").aggregate(
+        reached=reached.count(), reached_converted=reached.count(where=reached.converted)
+    )
+
+    counts = candidates.join(population, "window_label").left_join(reached, "candidate_id")
+    # A threshold of 0 is reached without any event: by every organization of the population.
+    everyone = counts.threshold <= 0
+    completed = ibis.cases((everyone, counts.organizations), else_=counts.reached.fill_null(0))
+    completed_converted = ibis.cases((everyone, counts.converted_total), else_=counts.reached_converted.fill_null(0))
+    return counts.select(
+        counts.candidate_id,
+        counts.activity_pattern,
+        counts.window_start_day,
+        counts.window_end_day,
+        counts.threshold_rule,
+        counts.threshold_percentile,
+        counts.fixed_threshold,
+        counts.converted_org_count,
+        counts.threshold,
+        organizations=counts.organizations,
+        completed=completed,
+        completed_converted=completed_converted,
+        not_completed=counts.organizations - completed,
+        not_completed_converted=counts.converted_total - completed_converted,
+    )

@@ -1,0 +1,45 @@
+/* Activation and conversion by trial-start week: one row per ISO week of trial_start (weeks start
+   on Monday). Whether cohorts activate and convert alike, and how fast they activate. */
+MODEL (
+  name marts.activation_cohorts,
+  kind FULL,
+  grain (trial_start_week),
+  audits (
+    not_null(columns := (trial_start_week, iso_year, iso_week, organizations, activated, converted)),
+    unique_values(columns := (trial_start_week)),
+    accepted_range("column" := activation_rate, min_v := 0, max_v := 1),
+    cohorts_sum_to_totals
+  )
+);
+
+WITH organizations AS (
+  SELECT
+    DATE_TRUNC('WEEK', trial_start)::DATE AS trial_start_week,
+    is_activated,
+    converted,
+    days_to_activation
+  FROM marts.trial_activation
+)
+SELECT
+  trial_start_week, /* Monday of the ISO week of trial_start */
+  EXTRACT(YEAR FROM trial_start_week + INTERVAL '3' DAY)::INT AS iso_year, /* ISO 8601 year: the year of the week's Thursday */
+  EXTRACT(WEEK FROM trial_start_week)::INT AS iso_week, /* ISO 8601 week number, 1-53 */
+  COUNT(*) AS organizations, /* organizations whose trial started that week */
+  COUNT(*) FILTER(WHERE
+    is_activated) AS activated, /* of which activated (completed every goal) */
+  COUNT(*) FILTER(WHERE
+    is_activated)::DOUBLE / COUNT(*) AS activation_rate, /* activated / organizations (0-1) */
+  COUNT(*) FILTER(WHERE
+    converted) AS converted, /* of which converted */
+  COUNT(*) FILTER(WHERE
+    converted)::DOUBLE / COUNT(*) AS conversion_rate, /* converted / organizations (0-1) */
+  COUNT(*) FILTER(WHERE
+    converted AND is_activated)::DOUBLE / NULLIF(COUNT(*) FILTER(WHERE
+    is_activated), 0) AS conversion_rate_activated, /* conversion rate of the activated organizations; NULL when none */
+  COUNT(*) FILTER(WHERE
+    converted AND NOT is_activated)::DOUBLE / NULLIF(COUNT(*) FILTER(WHERE
+    NOT is_activated), 0) AS conversion_rate_not_activated, /* conversion rate of the others; NULL when none */
+  MEDIAN(days_to_activation)::DOUBLE AS median_days_to_activation /* median whole days from trial_start to activation, over the activated; NULL when none */
+FROM organizations
+GROUP BY
+  trial_start_week
