@@ -12,7 +12,15 @@ WHERE
   OR goal_id = 'activation' /* the key of all goals together in marts.goal_conversion */
   OR goal_order IS NULL
   OR goal_order < 1
-  OR goal_order IN (SELECT goal_order FROM @this_model GROUP BY goal_order HAVING COUNT(*) > 1) /* the funnel adds one goal per step, in goal_order */
+  OR goal_order IN (
+    SELECT
+      goal_order
+    FROM @this_model
+    GROUP BY
+      goal_order
+    HAVING
+      COUNT(*) > 1
+  ) /* the funnel adds one goal per step, in goal_order */
   OR threshold_floor < 0
   OR (
     goal_kind = 'window_count'

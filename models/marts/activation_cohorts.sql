@@ -3,10 +3,16 @@
 MODEL (
   name marts.activation_cohorts,
   kind FULL,
-  grain (trial_start_week),
+  grain (
+    trial_start_week
+  ),
   audits (
-    not_null(columns := (trial_start_week, iso_year, iso_week, organizations, activated, converted)),
-    unique_values(columns := (trial_start_week)),
+    not_null(
+      columns := (trial_start_week, iso_year, iso_week, organizations, activated, converted)
+    ),
+    unique_values(columns := (
+      trial_start_week
+    )),
     accepted_range("column" := activation_rate, min_v := 0, max_v := 1),
     cohorts_sum_to_totals
   )

@@ -8,7 +8,9 @@ MODEL (
   kind FULL,
   grain (section, step),
   audits (
-    not_null(columns := (section, step, step_name, organizations, share_of_organizations, converted)),
+    not_null(
+      columns := (section, step, step_name, organizations, share_of_organizations, converted)
+    ),
     unique_combination_of_columns(columns := (section, step)),
     accepted_values("column" := section, is_in := ('funnel', 'goals_completed')),
     accepted_range("column" := share_of_organizations, min_v := 0, max_v := 1),
@@ -70,7 +72,7 @@ WITH goals AS (
     'goals_completed' AS section,
     b.step,
     NULL AS goal_id,
-    CAST(b.step AS TEXT) || CASE WHEN b.step = 1 THEN ' goal completed' ELSE ' goals completed' END AS step_name,
+    b.step::TEXT || CASE WHEN b.step = 1 THEN ' goal completed' ELSE ' goals completed' END AS step_name,
     COUNT(o.organization_id) AS organizations,
     COUNT(o.organization_id) FILTER(WHERE
       o.converted) AS converted

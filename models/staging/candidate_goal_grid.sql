@@ -36,4 +36,4 @@ MODEL (
     accepted_values("column" := dimension, is_in := ('activity_pattern', 'window', 'threshold')),
     valid_candidate_grid
   )
-);
+)
