@@ -291,7 +291,8 @@ def _timestamp(epoch_ms) -> str:
 def _svg(figure) -> str:
     """The figure as inline SVG (no XML prolog, no external reference), then closed."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    # No metadata block: its Dublin Core links are the only URLs matplotlib would write.
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata=dict.fromkeys(("Date", "Creator", "Format", "Type")))
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]

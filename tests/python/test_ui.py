@@ -18,27 +18,16 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import SAMPLE_LOG
-from trial_activation.project import PROJECT_ROOT, build, open_context
-from ui_server import CHROMIUM_ARGS, chromium_path, start_ui
+from conftest import ARTIFACTS as ARTIFACTS_ROOT, SAMPLE_LOG
+from trial_activation.project import build, open_context
+from ui_server import CHROMIUM_ARGS, start_ui
 
 MODEL = "marts.trial_activation"
 COLUMN = "is_activated"
 RAW = "raw.trial_events"
-ARTIFACTS = PROJECT_ROOT / "artifacts" / "ui"
+ARTIFACTS = ARTIFACTS_ROOT / "ui"
 SCREENSHOTS = ("model_page", "column_lineage_page", "column_lineage_raw", "plan", "failure")
 TIMEOUT_MS = 60_000  # first load on 2 busy cores takes 10-30 s
-
-
-@pytest.fixture
-def chromium() -> Path:
-    path = chromium_path()
-    if path is None:
-        pytest.fail(
-            "Chromium not found at /usr/bin/chromium (or CHROMIUM_PATH): the UI test needs Debian's "
-            "`chromium` package (bash .ci/run installs it; `playwright install` is not used)."
-        )
-    return path
 
 
 @pytest.fixture
