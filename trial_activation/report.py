@@ -20,14 +20,13 @@ from pathlib import Path
 
 import jinja2
 import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+from sqlglot import exp, parse_one
+from sqlmesh import Context
 
-matplotlib.use("svg")  # no display, no GUI toolkit: the charts only ever become SVG text
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from sqlglot import exp, parse_one  # noqa: E402
-from sqlmesh import Context  # noqa: E402
-
-from trial_activation.project import (  # noqa: E402
+from trial_activation.project import (
     PROJECT_ROOT,
     _environment,
     environment_snapshots,
@@ -293,19 +292,20 @@ def _svg(figure) -> str:
     buffer = io.StringIO()
     # No metadata block: its Dublin Core links are the only URLs matplotlib would write.
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata=dict.fromkeys(("Date", "Creator", "Format", "Type")))
-    plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
 def _figure(width: float = 6.4, height: float = 3.2):
-    figure, axes = plt.subplots(figsize=(width, height))
+    # A bare Figure, not pyplot: no GUI backend and no global figure registry, only SVG text out.
+    figure = Figure(figsize=(width, height))
+    axes = figure.subplots()
     axes.spines[["top", "right"]].set_visible(False)
     return figure, axes
 
 
 def _percent_axis(axis) -> None:
-    axis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1, decimals=0))
+    axis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
 
 
 def funnel_chart(funnel: pd.DataFrame) -> str:
@@ -363,7 +363,7 @@ def lift_chart(lifts: pd.DataFrame) -> str:
     axes.set_yticks(range(len(names)), names[::-1])
     axes.set_xlabel("conversion rate, completed minus not completed (95% interval)")
     _percent_axis(axes.xaxis)
-    axes.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / len(names)), ncols=2)
+    axes.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
     return _svg(figure)
 
 
@@ -385,18 +385,22 @@ def days_chart(days: pd.DataFrame) -> str:
     axes.bar(days.days_to_activation, days.organizations, color=COLORS["all"], width=0.8)
     axes.set_xlabel("days from trial start to activation")
     axes.set_ylabel("organizations")
-    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(figure)
 
 
+# Text stays text (the page's fonts, searchable, smaller), and ids are stable from one run to the next.
+CHART_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "trial-activation", "font.size": 9}
+
+
 def draw_charts(report: EnvironmentReport) -> None:
-    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "trial-activation", "font.size": 9})
-    report.charts["funnel"] = funnel_chart(report.funnel)
-    for goal in report.goals:
-        report.charts[f"goal:{goal['goal_id']}"] = goal_histogram(goal)
-    report.charts["lift"] = lift_chart(report.lifts)
-    report.charts["cohorts"] = cohort_chart(report.cohorts)
-    report.charts["days_to_activation"] = days_chart(report.days_to_activation)
+    with matplotlib.rc_context(CHART_STYLE):
+        report.charts["funnel"] = funnel_chart(report.funnel)
+        for goal in report.goals:
+            report.charts[f"goal:{goal['goal_id']}"] = goal_histogram(goal)
+        report.charts["lift"] = lift_chart(report.lifts)
+        report.charts["cohorts"] = cohort_chart(report.cohorts)
+        report.charts["days_to_activation"] = days_chart(report.days_to_activation)
 
 
 # --- HTML ---------------------------------------------------------------------------------------
