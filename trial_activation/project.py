@@ -71,7 +71,7 @@ class MissingInEnvironment(ValueError):
 
 def environment_snapshots(context: Context, environment: str) -> dict[str, SnapshotTableInfo]:
     """Model name ('marts.trial_goals') -> its snapshot in `environment`, from SQLMesh's state."""
-    return {_model_name(s): s for s in _environment(context, environment).snapshots}
+    return {_model_name(s): s for s in environment_state(context, environment).snapshots}
 
 
 def environment_table(context: Context, model: str, environment: str) -> str:
@@ -81,7 +81,7 @@ def environment_table(context: Context, model: str, environment: str) -> str:
     the environment uses (SQLMesh's Context.table_name): a dev environment only gets views for the
     models it changed (its promoted snapshots), so `marts__dev.x` does not exist for an unchanged x.
     """
-    env = _environment(context, environment)
+    env = environment_state(context, environment)
     snapshot = next((s for s in env.snapshots if _model_name(s) == model), None)
     if snapshot is None:
         raise MissingInEnvironment(
@@ -93,7 +93,8 @@ def environment_table(context: Context, model: str, environment: str) -> str:
     return context.table_name(snapshot.name, environment)
 
 
-def _environment(context: Context, environment: str) -> Environment:
+def environment_state(context: Context, environment: str) -> Environment:
+    """`environment` as SQLMesh's state records it (its snapshots, when it was finalized)."""
     env = context.state_reader.get_environment(environment)
     if env is None:
         raise MissingInEnvironment(

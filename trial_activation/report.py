@@ -28,7 +28,7 @@ from sqlmesh import Context
 
 from trial_activation.project import (
     PROJECT_ROOT,
-    _environment,
+    environment_state,
     environment_snapshots,
     environment_table,
 )
@@ -75,7 +75,7 @@ class EnvironmentReport:
     days_to_activation: pd.DataFrame
     days_summary: dict
     candidates: pd.DataFrame
-    candidates_total: int
+    candidate_counts: dict  # tested, credible
     provenance: dict
     charts: dict[str, str] = field(default_factory=dict)  # chart name -> inline SVG
 
@@ -150,7 +150,14 @@ def collect(context: Context, environment: str) -> EnvironmentReport:
         LIMIT {CANDIDATES_SHOWN}
         """
     )
-    candidates_total = int(fetch(f"SELECT COUNT(*) AS n FROM {t['candidate_goals']}").n.iloc[0])
+    candidate_counts = fetch(
+        f"""
+        SELECT
+          COUNT(*) AS tested,
+          COUNT(*) FILTER (WHERE is_supported AND q_value < {CANDIDATE_Q_VALUE}) AS credible
+        FROM {t['candidate_goals']}
+        """
+    ).iloc[0].to_dict()
     activation = conversion[conversion.goal_id == "activation"]
     return EnvironmentReport(
         environment=environment,
@@ -163,7 +170,7 @@ def collect(context: Context, environment: str) -> EnvironmentReport:
         days_to_activation=days,
         days_summary=days_summary,
         candidates=candidates,
-        candidates_total=candidates_total,
+        candidate_counts=candidate_counts,
         provenance=_provenance(context, environment, t),
     )
 
@@ -235,7 +242,7 @@ def _histograms(context: Context, t: dict) -> pd.DataFrame:
 
 
 def _provenance(context: Context, environment: str, t: dict) -> dict:
-    env = _environment(context, environment)
+    env = environment_state(context, environment)
     snapshots = environment_snapshots(context, environment)
     # The file(s) raw.trial_events reads are in the definition of its physical view in this environment.
     raw = exp.to_table(snapshots["raw.trial_events"].table_name(), dialect="duckdb")

@@ -124,6 +124,7 @@ def test_export_of_dev_reads_unchanged_marts_from_the_tables_dev_shares(sample_b
     """Dev gets views only for the models it changed: a dev that changed one mart exports that mart
     from its dev view and every other mart from the table it shares with prod."""
     context, _ = sample_build
+    dev = "export_dev"  # a new environment, created from prod (not from another test's dev)
     model_file = context.path / "models" / "marts" / "activation_cohorts.sql"
     original = model_file.read_text()
     anchor = "  trial_start_week, /* Monday of the ISO week of trial_start */\n"
@@ -131,19 +132,19 @@ def test_export_of_dev_reads_unchanged_marts_from_the_tables_dev_shares(sample_b
     model_file.write_text(original.replace(anchor, anchor + "  42 AS export_probe, /* test column */\n"))
     try:
         context.load()
-        context.plan("dev", auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True)
+        context.plan(dev, auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True)
     finally:
         model_file.write_text(original)
         context.load()
-    dev_views = context.fetchdf("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts__dev'")
+    dev_views = context.fetchdf(f"SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts__{dev}'")
     assert list(dev_views.table_name) == ["activation_cohorts"]
 
     out = tmp_path / "dev"
-    manifest = export_marts(context, "dev", "parquet", out)
-    assert manifest["environment"] == "dev"
+    manifest = export_marts(context, dev, "parquet", out)
+    assert manifest["environment"] == dev
     assert [entry["model"] for entry in manifest["models"]] == _marts_in_warehouse(context)
     for entry in manifest["models"]:
-        source = "marts__dev.activation_cohorts" if entry["model"] == "marts.activation_cohorts" else entry["model"]
+        source = f"marts__{dev}.activation_cohorts" if entry["model"] == "marts.activation_cohorts" else entry["model"]
         expected = context.fetchdf(f"SELECT * FROM {source}")
         exported = _read_back(out / entry["file"], "parquet", entry["columns"])
         pd.testing.assert_frame_equal(_sorted(exported), _sorted(expected), obj=entry["model"], check_dtype=False)

@@ -32,7 +32,7 @@ def _write_report(context, out, *options) -> None:
 
 
 def _expected(context, suffix: str = "") -> dict:
-    """The marts, queried directly: prod's tables, or with suffix '__dev' dev's views."""
+    """The marts, queried directly: prod's tables, or with suffix '__<env>' a dev environment's views."""
     totals = context.fetchdf(
         f"""
         SELECT
@@ -156,28 +156,29 @@ def test_report_compares_two_environments_side_by_side(sample_build, chromium, t
     """A threshold experiment in dev next to prod. Dev only gets views for the models the seed change
     reaches, so the report must read the others (raw and staging events) from the tables dev shares."""
     context, _ = sample_build
+    dev = "report_dev"  # a new environment, created from prod (not from another test's dev)
     seed = context.path / "seeds" / "activation_goals.csv"
     original = seed.read_bytes()
     edit_goal(seed, "week_1_activity", threshold_percentile=60)
     try:
         context.load()
-        context.plan("dev", auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True)
+        context.plan(dev, auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True)
     finally:
         seed.write_bytes(original)
         context.load()
     dev_views = set(
         context.fetchdf("SELECT table_schema || '.' || table_name AS v FROM information_schema.tables").v
     )
-    assert "marts__dev.trial_activation" in dev_views and "staging__dev.trial_events" not in dev_views
-    out = tmp_path / "trial_activation_prod_vs_dev.html"
-    _write_report(context, out, "--compare", "prod:dev")
-    expected = {"prod": _expected(context), "dev": _expected(context, suffix="__dev")}
-    assert expected["prod"]["activated"] != expected["dev"]["activated"]  # the experiment changed something
+    assert f"marts__{dev}.trial_activation" in dev_views and f"staging__{dev}.trial_events" not in dev_views
+    out = tmp_path / f"trial_activation_prod_vs_{dev}.html"
+    _write_report(context, out, "--compare", f"prod:{dev}")
+    expected = {"prod": _expected(context), dev: _expected(context, suffix=f"__{dev}")}
+    assert expected["prod"]["activated"] != expected[dev]["activated"]  # the experiment changed something
 
     def check(page, requests):
         _no_network(requests)
         _check_charts(page, expected["prod"]["charts"], columns=2)
-        for environment in ("prod", "dev"):
+        for environment in ("prod", dev):
             _check_headline(page.locator(f'.env[data-environment="{environment}"]').first, expected[environment])
 
     _open(chromium, out, "report_compare", check)

@@ -39,7 +39,9 @@ def built_project(project_copy, tmp_path):
     model = context.get_model(MODEL)
     expected = {
         "models": {m.name for m in context.models.values()},
-        "lineage": {MODEL} | {context.get_model(fqn).name for fqn in context.dag.upstream(model.fqn)},
+        # The lineage graph shows the model's upstream and its downstream models (the insight marts).
+        "lineage": {MODEL}
+        | {context.get_model(fqn).name for fqn in [*context.dag.upstream(model.fqn), *context.dag.downstream(model.fqn)]},
         "columns": dict(model.column_descriptions),
         "raw_columns": set(context.get_model(RAW).columns_to_types or {}),
     }
@@ -145,7 +147,7 @@ def test_ui_shows_models_lineage_and_plan(chromium, built_project, ui_server, tm
             first_column = next(iter(expected["columns"]))
             expect(page.get_by_text(expected["columns"][first_column], exact=True).first).to_be_visible()
 
-            # 3. Its lineage graph: the model and every upstream model, raw.trial_events included.
+            # 3. Its lineage graph: the model, every upstream model (raw.trial_events included) and its downstream.
             nodes = page.locator(".react-flow__node")
             expect(nodes).to_have_count(len(expected["lineage"]))
             shown = {_node_name(nodes.nth(i).get_attribute("data-id")) for i in range(nodes.count())}
