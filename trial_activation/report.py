@@ -27,9 +27,9 @@ from sqlglot import exp, parse_one
 from sqlmesh import Context
 
 from trial_activation.project import (
-    PROJECT_ROOT,
-    environment_state,
+    MissingInEnvironment,
     environment_snapshots,
+    environment_state,
     environment_table,
 )
 
@@ -450,16 +450,22 @@ def render(reports: list[EnvironmentReport]) -> str:
     )
 
 
-def default_path(environments: list[str]) -> Path:
-    return PROJECT_ROOT / "reports" / f"trial_activation_{'_vs_'.join(environments)}.html"
+def default_path(project: Path, environments: list[str]) -> Path:
+    """reports/trial_activation_<env>.html (or _<env>_vs_<env>) in the project (git-ignored)."""
+    return Path(project) / "reports" / f"trial_activation_{'_vs_'.join(environments)}.html"
 
 
 def write_report(context: Context, environments: list[str], out: Path | str | None = None) -> Path:
     """Collect, draw and write the report of `environments` (one, or two compared); returns its path."""
+    if context.engine_adapter.dialect != "duckdb":
+        raise MissingInEnvironment(
+            f"the report reads the warehouse's DuckDB catalog: run it on the local (DuckDB) gateway,"
+            f" not {context.engine_adapter.dialect}"
+        )
     reports = [collect(context, environment) for environment in environments]
     for report in reports:
         draw_charts(report)
-    out = Path(out) if out else default_path(environments)
+    out = Path(out) if out else default_path(context.path, environments)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(reports), encoding="utf-8")
     return out
