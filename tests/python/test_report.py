@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 import shutil
 
+import duckdb
 import pytest
 
 from conftest import ARTIFACTS
-from env_helpers import edit_goal
+from env_helpers import edit_goal, short_name
 from trial_activation.__main__ import main
 from trial_activation.project import MissingInEnvironment, environment_table
 from trial_activation.report import CANDIDATE_Q_VALUE, CANDIDATES_SHOWN, NO_CREDIBLE_CANDIDATE
@@ -132,7 +133,7 @@ def _no_network(requests: list[str]) -> None:
 
 
 def test_report_renders_offline_with_the_marts_numbers(sample_build, chromium, tmp_path):
-    context, _ = sample_build
+    context, events = sample_build
     out = tmp_path / "trial_activation_prod.html"
     _write_report(context, out)
     html = out.read_text()
@@ -148,6 +149,15 @@ def test_report_renders_offline_with_the_marts_numbers(sample_build, chromium, t
         _check_headline(environment, expected)
         _check_candidates(page, expected)
         assert page.get_by_text("Goal seed as used").count() == 1
+        # Provenance: the file the build read, its rows (counted here with DuckDB), every model's version.
+        assert page.locator('[data-metric="input_file"]').all_inner_texts() == [str(events.resolve())]
+        with duckdb.connect() as reader:
+            raw_rows = reader.execute("SELECT COUNT(*) FROM read_csv(?, all_varchar = true)", [str(events)]).fetchone()[0]
+        assert page.locator('[data-metric="raw_rows"]').inner_text() == f"{raw_rows:,}"
+        versions = page.locator('[data-section="model-versions"] tr[data-model]')
+        shown = {versions.nth(i).get_attribute("data-model"): versions.nth(i).locator("code").first.inner_text()
+                 for i in range(versions.count())}
+        assert shown == {short_name(s.name): s.version for s in context.state_reader.get_environment("prod").snapshots}
 
     _open(chromium, out, "report", check)
 
