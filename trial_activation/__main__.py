@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "build":
         build(context, args.environment)
-    print(activation_summary(context, args.environment))
+    try:
+        print(activation_summary(context, args.environment))
+    except MissingInEnvironment as error:
+        parser.exit(2, f"trial-activation {args.command}: {error}\n")
     return 0
 
 

@@ -110,8 +110,8 @@ def _model_name(snapshot: SnapshotTableInfo) -> str:
 
 def activation_summary(context: Context, environment: str = "prod") -> str:
     """A short text summary of the marts: organizations, per-goal completion, activation count and rate."""
-    goals = mart_table("marts.trial_goals", environment)
-    activation = mart_table("marts.trial_activation", environment)
+    goals = environment_table(context, "marts.trial_goals", environment)
+    activation = environment_table(context, "marts.trial_activation", environment)
     totals = context.fetchdf(
         f"""
         SELECT

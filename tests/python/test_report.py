@@ -218,3 +218,13 @@ def test_a_model_missing_from_the_environment_is_named(sample_build):
     with pytest.raises(MissingInEnvironment, match=r"^marts\.no_such_mart is not in environment 'prod' .*build -e prod") as error:
         environment_table(context, "marts.no_such_mart", "prod")
     assert "\n" not in str(error.value)
+
+
+def test_summary_of_a_missing_environment_is_one_line(sample_build, capsys):
+    context, _ = sample_build
+    warehouse = context.path.parent / "warehouse.duckdb"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["summary", "-e", "no_such_env", "--project", str(context.path), "--warehouse", str(warehouse)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "environment 'no_such_env' does not exist" in err
