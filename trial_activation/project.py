@@ -7,7 +7,10 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from sqlglot import exp
 from sqlmesh import Context
+from sqlmesh.core.environment import Environment
+from sqlmesh.core.snapshot import SnapshotTableInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What a copy of the project needs to build (tests build on copies, never on the checkout's warehouse).
@@ -62,10 +65,53 @@ def mart_table(model: str, environment: str = "prod") -> str:
     return f"{schema}.{name}" if environment == "prod" else f"{schema}__{environment}.{name}"
 
 
+class MissingInEnvironment(ValueError):
+    """An environment, or a model in it, that is not there: the message is one line saying what to do."""
+
+
+def environment_snapshots(context: Context, environment: str) -> dict[str, SnapshotTableInfo]:
+    """Model name ('marts.trial_goals') -> its snapshot in `environment`, from SQLMesh's state."""
+    return {_model_name(s): s for s in environment_state(context, environment).snapshots}
+
+
+def environment_table(context: Context, model: str, environment: str) -> str:
+    """What a reader queries for `model` in `environment`, as SQLMesh names it.
+
+    The environment's view when the environment has one for the model; otherwise the physical table
+    the environment uses (SQLMesh's Context.table_name): a dev environment only gets views for the
+    models it changed (its promoted snapshots), so `marts__dev.x` does not exist for an unchanged x.
+    """
+    env = environment_state(context, environment)
+    snapshot = next((s for s in env.snapshots if _model_name(s) == model), None)
+    if snapshot is None:
+        raise MissingInEnvironment(
+            f"{model} is not in environment '{environment}' (built before the model existed?):"
+            f" plan it again (`trial-activation build -e {environment}`)"
+        )
+    if snapshot.snapshot_id in {s.snapshot_id for s in env.promoted_snapshots}:
+        return snapshot.qualified_view_name.for_environment(env.naming_info, dialect=context.default_dialect)
+    return context.table_name(snapshot.name, environment)
+
+
+def environment_state(context: Context, environment: str) -> Environment:
+    """`environment` as SQLMesh's state records it (its snapshots, when it was finalized)."""
+    env = context.state_reader.get_environment(environment)
+    if env is None:
+        raise MissingInEnvironment(
+            f"environment '{environment}' does not exist: build it first (`trial-activation build -e {environment}`)"
+        )
+    return env
+
+
+def _model_name(snapshot: SnapshotTableInfo) -> str:
+    table = exp.to_table(snapshot.name, dialect="duckdb")
+    return f"{table.db}.{table.name}"
+
+
 def activation_summary(context: Context, environment: str = "prod") -> str:
     """A short text summary of the marts: organizations, per-goal completion, activation count and rate."""
-    goals = mart_table("marts.trial_goals", environment)
-    activation = mart_table("marts.trial_activation", environment)
+    goals = environment_table(context, "marts.trial_goals", environment)
+    activation = environment_table(context, "marts.trial_activation", environment)
     totals = context.fetchdf(
         f"""
         SELECT

@@ -10,6 +10,7 @@ from trial_activation.project import PROJECT_ROOT, build, copy_project, open_con
 
 REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
 SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
+ARTIFACTS = PROJECT_ROOT / "artifacts"  # screenshots of the browser tests (git-ignored), one folder per test
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +18,20 @@ def _isolated_environment(monkeypatch):
     """No test inherits the project's input/output variables from the shell, and none leaks them."""
     for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH", "TRIAL_EVENTS_START", "TRIAL_GATEWAY"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """The system Chromium the browser tests drive through Playwright (launch it with ui_server.CHROMIUM_ARGS)."""
+    from ui_server import chromium_path
+
+    path = chromium_path()
+    if path is None:
+        pytest.fail(
+            "Chromium not found at /usr/bin/chromium (or CHROMIUM_PATH): the browser tests need Debian's "
+            "`chromium` package (bash .ci/run installs it; `playwright install` is not used)."
+        )
+    return path
 
 
 @pytest.fixture

@@ -18,27 +18,16 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import SAMPLE_LOG
-from trial_activation.project import PROJECT_ROOT, build, open_context
-from ui_server import CHROMIUM_ARGS, chromium_path, start_ui
+from conftest import ARTIFACTS as ARTIFACTS_ROOT, SAMPLE_LOG
+from trial_activation.project import build, open_context
+from ui_server import CHROMIUM_ARGS, start_ui
 
 MODEL = "marts.trial_activation"
 COLUMN = "is_activated"
 RAW = "raw.trial_events"
-ARTIFACTS = PROJECT_ROOT / "artifacts" / "ui"
+ARTIFACTS = ARTIFACTS_ROOT / "ui"
 SCREENSHOTS = ("model_page", "column_lineage_page", "column_lineage_raw", "plan", "failure")
 TIMEOUT_MS = 60_000  # first load on 2 busy cores takes 10-30 s
-
-
-@pytest.fixture
-def chromium() -> Path:
-    path = chromium_path()
-    if path is None:
-        pytest.fail(
-            "Chromium not found at /usr/bin/chromium (or CHROMIUM_PATH): the UI test needs Debian's "
-            "`chromium` package (bash .ci/run installs it; `playwright install` is not used)."
-        )
-    return path
 
 
 @pytest.fixture
@@ -50,7 +39,9 @@ def built_project(project_copy, tmp_path):
     model = context.get_model(MODEL)
     expected = {
         "models": {m.name for m in context.models.values()},
-        "lineage": {MODEL} | {context.get_model(fqn).name for fqn in context.dag.upstream(model.fqn)},
+        # The lineage graph shows the model's upstream and its downstream models (the insight marts).
+        "lineage": {MODEL}
+        | {context.get_model(fqn).name for fqn in [*context.dag.upstream(model.fqn), *context.dag.downstream(model.fqn)]},
         "columns": dict(model.column_descriptions),
         "raw_columns": set(context.get_model(RAW).columns_to_types or {}),
     }
@@ -156,7 +147,7 @@ def test_ui_shows_models_lineage_and_plan(chromium, built_project, ui_server, tm
             first_column = next(iter(expected["columns"]))
             expect(page.get_by_text(expected["columns"][first_column], exact=True).first).to_be_visible()
 
-            # 3. Its lineage graph: the model and every upstream model, raw.trial_events included.
+            # 3. Its lineage graph: the model, every upstream model (raw.trial_events included) and its downstream.
             nodes = page.locator(".react-flow__node")
             expect(nodes).to_have_count(len(expected["lineage"]))
             shown = {_node_name(nodes.nth(i).get_attribute("data-id")) for i in range(nodes.count())}
