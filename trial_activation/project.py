@@ -24,14 +24,19 @@ def open_context(
     """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
 
     Both default to the environment (TRIAL_EVENTS_PATH, TRIAL_WAREHOUSE_PATH), then to the sample and
-    a warehouse file under the project. Paths are made absolute, so the caller's cwd does not matter.
+    a warehouse file under the project. A relative path in either variable is relative to the
+    project root, whatever the working directory (as in config.yaml); a path given as an argument
+    (the CLI's --events / --warehouse) is relative to the working directory, like any command-line
+    path. A relative TRIAL_EVENTS_PATH is left relative: it is part of the models' fingerprint, which
+    must not depend on where the checkout is.
     """
     project = Path(project).resolve()
     if events_path is not None:
         os.environ["TRIAL_EVENTS_PATH"] = str(Path(events_path).resolve())
-    warehouse = Path(
-        warehouse_path or os.environ.get("TRIAL_WAREHOUSE_PATH") or project / "warehouse" / "trial_activation.duckdb"
-    ).resolve()
+    if warehouse_path is not None:
+        warehouse = Path(warehouse_path).resolve()
+    else:
+        warehouse = project / (os.environ.get("TRIAL_WAREHOUSE_PATH") or "warehouse/trial_activation.duckdb")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     os.environ["TRIAL_WAREHOUSE_PATH"] = str(warehouse)
     return Context(paths=str(project), gateway=gateway)
