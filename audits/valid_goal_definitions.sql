@@ -2,41 +2,60 @@ AUDIT (
   name valid_goal_definitions
 );
 
-/* A goal row that the marts could not evaluate unambiguously: returns one row per broken goal. */
-SELECT
-  goal_id,
-  goal_kind
-FROM @this_model
-WHERE
-  window_start_day > window_end_day
-  OR threshold_floor < 0
-  OR (
-    goal_kind = 'window_count'
-    AND (
-      (
+/* A goal row that the marts could not evaluate unambiguously: returns one row per broken goal, with
+   the first rule it breaks in words (broken_rule), which the trial-activation CLI prints. */
+WITH checked AS (
+  SELECT
+    goal_id,
+    goal_kind,
+    CASE
+      WHEN window_start_day > window_end_day
+      THEN 'window_start_day is after window_end_day'
+      WHEN threshold_floor < 0
+      THEN 'threshold_floor is negative'
+      WHEN goal_kind = 'window_count'
+      AND (
         threshold_percentile IS NULL
       ) = (
         fixed_threshold IS NULL
       )
-      OR NOT threshold_percentile BETWEEN 0 AND 100
-      OR NOT baseline_ratio IS NULL
-    )
-  )
-  OR (
-    goal_kind = 'steadiness'
-    AND (
-      baseline_ratio IS NULL
-      OR baseline_ratio < 0
-      OR baseline_start_day IS NULL
-      OR baseline_end_day IS NULL
-      OR baseline_start_day > baseline_end_day
-      OR (
+      THEN 'a window_count goal needs exactly one of threshold_percentile and fixed_threshold'
+      WHEN goal_kind = 'window_count' AND NOT threshold_percentile BETWEEN 0 AND 100
+      THEN 'threshold_percentile is not between 0 and 100'
+      WHEN goal_kind = 'window_count' AND NOT baseline_ratio IS NULL
+      THEN 'a window_count goal takes no baseline_ratio'
+      WHEN goal_kind = 'steadiness' AND baseline_ratio IS NULL
+      THEN 'a steadiness goal needs a baseline_ratio'
+      WHEN goal_kind = 'steadiness' AND baseline_ratio < 0
+      THEN 'baseline_ratio is negative'
+      WHEN goal_kind = 'steadiness'
+      AND (
+        baseline_start_day IS NULL OR baseline_end_day IS NULL
+      )
+      THEN 'a steadiness goal needs baseline_start_day and baseline_end_day'
+      WHEN goal_kind = 'steadiness' AND baseline_start_day > baseline_end_day
+      THEN 'baseline_start_day is after baseline_end_day'
+      WHEN goal_kind = 'steadiness'
+      AND (
         fallback_start_day IS NULL
       ) <> (
         fallback_end_day IS NULL
       )
-      OR fallback_start_day > fallback_end_day
-      OR NOT threshold_percentile IS NULL
-      OR NOT fixed_threshold IS NULL
-    )
-  )
+      THEN 'fallback_start_day and fallback_end_day go together'
+      WHEN goal_kind = 'steadiness' AND fallback_start_day > fallback_end_day
+      THEN 'fallback_start_day is after fallback_end_day'
+      WHEN goal_kind = 'steadiness'
+      AND (
+        NOT threshold_percentile IS NULL OR NOT fixed_threshold IS NULL
+      )
+      THEN 'a steadiness goal takes no threshold_percentile or fixed_threshold'
+    END AS broken_rule
+  FROM @this_model
+)
+SELECT
+  goal_id,
+  goal_kind,
+  broken_rule
+FROM checked
+WHERE
+  NOT broken_rule IS NULL

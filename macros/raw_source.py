@@ -48,7 +48,7 @@ def trial_events_source(evaluator) -> exp.Expression:
     if parquet and len(parquet) < len(headers):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
-        read = f"READ_PARQUET({_file_list(parquet)}, union_by_name = TRUE, hive_partitioning = FALSE)"
+        read = f"READ_PARQUET({_file_list(parquet)}, union_by_name = TRUE, hive_partitioning = FALSE, filename = TRUE)"
         if not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet):
             # Staging casts CONVERTED to BOOLEAN first, which would read any non-zero number as TRUE:
             # a numeric column goes to staging as text, so only 0 and 1 are booleans, as in a CSV.
@@ -76,11 +76,11 @@ def _read_csv(headers: dict) -> exp.Expression:
         compression = "gzip" if gzipped else "none"
         reads.append(
             f"READ_CSV({_file_list(files)}, header = TRUE, auto_detect = FALSE, delim = ',', quote = '\"',"
-            f" escape = '\"', compression = '{compression}', columns = {{{types}}})"
+            f" escape = '\"', compression = '{compression}', filename = TRUE, columns = {{{types}}})"
         )
     if len(reads) == 1:
         return exp.maybe_parse(reads[0], dialect="duckdb")
-    selected = ", ".join(f'"{column}"' for column in EXPECTED_COLUMNS)
+    selected = ", ".join(f'"{column}"' for column in (*EXPECTED_COLUMNS, "filename"))
     return exp.maybe_parse(
         "(" + " UNION ALL ".join(f"SELECT {selected} FROM {read}" for read in reads) + ")", dialect="duckdb"
     )

@@ -1,15 +1,30 @@
-"""Command line: `trial-activation build|summary|compare|generate ...` (also `python -m trial_activation`)."""
+"""Command line: `trial-activation build|summary|compare|generate ...` (also `python -m trial_activation`).
+
+An anticipated error (a bad input file, an environment that does not exist, a warehouse in use by
+another process, a failed audit) ends in one line saying what is wrong and what to do, and exit
+status 1; `--debug` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import sys
 
-from trial_activation.project import PROJECT_ROOT, activation_summary, build, open_context
+from trial_activation.project import (
+    PROJECT_ROOT,
+    EnvironmentNotFoundError,
+    activation_summary,
+    build,
+    input_report,
+    open_context,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trial-activation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="trial-activation", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="plan and apply an environment (prod by default), then summarise it")
     summary_cmd = commands.add_parser("summary", help="print the activation summary of an environment")
@@ -22,32 +37,134 @@ def main(argv: list[str] | None = None) -> int:
     for command in (build_cmd, summary_cmd, compare_cmd):
         if command is not compare_cmd:
             command.add_argument("--environment", "-e", default="prod")
-        command.add_argument("--events", help="raw event file or glob (default: TRIAL_EVENTS_PATH, then the sample)")
-        command.add_argument("--warehouse", help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, then warehouse/)")
+        command.add_argument(
+            "--events",
+            help="raw event file or glob (default: TRIAL_EVENTS_PATH, relative to the project root, then the sample)",
+        )
+        command.add_argument(
+            "--warehouse",
+            help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, relative to the project root, then warehouse/)",
+        )
         command.add_argument("--project", default=PROJECT_ROOT, help="project directory (default: this checkout)")
-    commands.add_parser("generate", help="generate a trial event log (see --help)", add_help=False)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands.add_parser("generate", help="generate a trial event log (see generate --help)", add_help=False)
 
     args, rest = parser.parse_known_args(argv)
     if args.command == "generate":
         from trial_activation.generate import main as generate_main
 
-        return generate_main(rest)
+        return generate_main(rest, prog=f"{parser.prog} generate")
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if not args.debug:
+        # SQLMesh logs the error it then raises (e.g. the warehouse lock) as a warning: said once below.
+        logging.getLogger("sqlmesh").setLevel(logging.ERROR)
+    try:
+        return run(args)
+    except Exception as error:  # noqa: BLE001 - anticipated errors become one line, the rest re-raise
+        message = None if args.debug else explain(error)
+        if message is None:
+            raise
+        print(f"{parser.prog} {args.command}: {message}", file=sys.stderr)
+        return 1
+
+
+def run(args) -> int:
     context = open_context(args.project, events_path=args.events, warehouse_path=args.warehouse)
     if args.command == "compare":
         from trial_activation.compare import compare_environments, format_comparison
 
-        try:
-            comparison = compare_environments(context, args.source, args.target, sample=args.sample)
-        except ValueError as error:  # an environment that does not exist
-            parser.exit(2, f"trial-activation compare: {error}\n")
-        print(format_comparison(comparison))
+        print(format_comparison(compare_environments(context, args.source, args.target, sample=args.sample)))
         return 0
     if args.command == "build":
-        build(context, args.environment)
+        failures: list = []
+        # SQLMesh prints each failed model with its full error and SQL; the CLI says it in one line.
+        context.console.log_failed_models = failures.extend
+        try:
+            build(context, args.environment)
+        except Exception as error:
+            if failures:
+                raise BuildFailedError(context, failures) from error
+            raise
+    print(input_report(context, args.environment))
     print(activation_summary(context, args.environment))
     return 0
+
+
+class BuildFailedError(Exception):
+    """A plan that failed while applying: the models that failed, each with its first error line."""
+
+    def __init__(self, context, failures: list):
+        self.context = context
+        self.failures = failures
+        super().__init__("; ".join(describe_failure(context, failure) for failure in failures))
+
+
+def describe_failure(context, failure) -> str:
+    """'<model>: <what failed>': an audit's returned rows (e.g. the goal and the rule it broke), or the
+    first line of the engine's error."""
+    from sqlmesh.utils.errors import AuditError, NodeAuditsErrors
+
+    from sqlglot import exp
+
+    cause = failure.__cause__ or failure
+    node = getattr(failure, "node", None)
+    table = exp.to_table(getattr(node, "snapshot_name", None) or str(node), dialect="duckdb")
+    model = f"{table.db}.{table.name}"
+    audits = cause.errors if isinstance(cause, NodeAuditsErrors) else [cause] if isinstance(cause, AuditError) else []
+    if not audits:
+        return f"{model}: {first_line(cause)}"
+    described = []
+    for audit in audits:
+        rows = _audit_rows(context, audit)
+        described.append(f"audit {audit.audit_name} failed ({audit.count} row{'s' if audit.count != 1 else ''}{rows})")
+    return f"{model}: {'; '.join(described)}"
+
+
+def _audit_rows(context, audit, limit: int = 5) -> str:
+    """The first rows an audit returned, as `column value, ...` (the audit says what it found)."""
+    try:
+        frame = context.engine_adapter.fetchdf(audit.query.limit(limit))
+    except Exception:  # noqa: BLE001 - the row count is still worth reporting
+        return ""
+    rows = [", ".join(f"{column} {value}" for column, value in row.items()) for row in frame.to_dict("records")]
+    return ": " + " | ".join(rows) if rows else ""
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def explain(error: BaseException) -> str | None:
+    """One line for an anticipated error, or None for a bug (which keeps its traceback)."""
+    import duckdb
+
+    if isinstance(error, (BuildFailedError, EnvironmentNotFoundError)):
+        return str(error)
+    for cause in _chain(error):
+        if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable
+            return str(cause)
+        locked = re.search(r'Could not set lock on file "(.*?)".*?\(PID (\d+)\)', str(cause))
+        if isinstance(cause, duckdb.IOException) and locked:
+            return (
+                f"the warehouse {locked[1]} is in use by another process (PID {locked[2]}, e.g. `sqlmesh ui`):"
+                " stop it and run this again, plan from the UI's Plan page instead, or set TRIAL_WAREHOUSE_PATH"
+                " to another warehouse file"
+            )
+    from sqlmesh.utils.errors import SQLMeshError
+
+    if isinstance(error, SQLMeshError):  # SQLMesh's own message for a user error (config, plan, ...)
+        return first_line(error)
+    return None
+
+
+def _chain(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmesh import Context
 
-from trial_activation.project import mart_table, percent
+from trial_activation.project import mart_table, percent, require_environment
 
 
 @dataclass
@@ -43,10 +43,7 @@ def compare_environments(
 ) -> EnvironmentComparison:
     """Compare the marts of two environments; `sample` organization ids are listed per direction."""
     for environment in (source, target):
-        if context.state_reader.get_environment(environment) is None:
-            raise ValueError(
-                f"environment '{environment}' does not exist: build it first (`sqlmesh plan {environment}`)"
-            )
+        require_environment(context, environment)
     activation = {env: mart_table("marts.trial_activation", env) for env in (source, target)}
     # Only the activated rows of each side: rows only in the source lost activation, rows only in
     # the target gained it. The diff runs in the engine; only the counts and samples come back.

@@ -42,6 +42,35 @@ def open_context(
     return Context(paths=str(project), gateway=gateway)
 
 
+class EnvironmentNotFoundError(ValueError):
+    """The environment asked for has never been planned (or was invalidated)."""
+
+    def __init__(self, environment: str):
+        super().__init__(
+            f"environment '{environment}' does not exist: build it first (`sqlmesh plan {environment}`,"
+            f" or `trial-activation build -e {environment}`)"
+        )
+
+
+def require_environment(context: Context, environment: str) -> None:
+    if context.state_reader.get_environment(environment) is None:
+        raise EnvironmentNotFoundError(environment)
+
+
+def input_report(context: Context, environment: str = "prod") -> str:
+    """Which raw file(s) the environment's raw.trial_events reads, and how many raw rows each holds."""
+    require_environment(context, environment)
+    files = context.fetchdf(
+        f"SELECT source_file, COUNT(*) AS raw_rows FROM {mart_table('raw.trial_events', environment)}"
+        " GROUP BY source_file ORDER BY source_file"
+    )
+    total = int(files.raw_rows.sum())
+    if len(files) == 1:
+        return f"Input ({environment}): {total:,} raw rows from {files.source_file[0]}"
+    listed = ", ".join(f"{row.source_file} ({int(row.raw_rows):,})" for row in files.itertuples())
+    return f"Input ({environment}): {total:,} raw rows from {len(files)} files: {listed}"
+
+
 def build(context: Context, environment: str = "prod", **plan_options):
     """Plan and apply `environment` without prompts; returns the applied plan."""
     return context.plan(environment, auto_apply=True, no_prompts=True, **plan_options)
@@ -69,6 +98,7 @@ def mart_table(model: str, environment: str = "prod") -> str:
 
 def activation_summary(context: Context, environment: str = "prod") -> str:
     """A short text summary of the marts: organizations, per-goal completion, activation count and rate."""
+    require_environment(context, environment)
     goals = mart_table("marts.trial_goals", environment)
     activation = mart_table("marts.trial_activation", environment)
     totals = context.fetchdf(

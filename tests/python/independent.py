@@ -23,7 +23,7 @@ pandas/numpy compute everything else straight from the README's rules:
   window's start when ceil(threshold) <= 0);
 - is_activated = every goal completed; activated_at = the last completed_at;
   days_to_activation = floor(seconds from trial_start to activated_at / 86400);
-  activation_score = mean completion_pct.
+  activation_score = mean completion_pct (each to 6 decimals), rounded to 6 decimals.
 
     goals = read_goals("seeds/activation_goals.csv")
     goals_df, activation_df = expected_marts("data/sample/trial_events.csv.gz", goals)
@@ -203,7 +203,8 @@ def expected_marts(
     activation["activated_at"] = by_org.completed_at.max().where(activation.is_activated)
     seconds = (activation.activated_at - activation.trial_start).dt.total_seconds()
     activation["days_to_activation"] = np.floor(seconds / SECONDS_PER_DAY).astype("Int64")
-    activation["activation_score"] = by_org.completion_pct.mean()
+    # The mart averages completion_pct to 6 decimals in exact decimal arithmetic and rounds to 6 decimals.
+    activation["activation_score"] = by_org.completion_pct.apply(lambda pct: round(float(pct.round(6).mean()), 6))
     activation_df = activation.reset_index()[ACTIVATION_COLUMNS].sort_values("organization_id").reset_index(drop=True)
     return goals_df, activation_df
 
