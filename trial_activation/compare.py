@@ -98,6 +98,8 @@ def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame
             SELECT
               t.goal_id,
               t.threshold,
+              t.percentile_value,
+              t.threshold_floor,
               CASE
                 WHEN t.goal_kind = 'steadiness' THEN CAST(t.baseline_ratio AS TEXT) || ' x baseline'
                 WHEN t.fixed_threshold IS NOT NULL THEN 'fixed'
@@ -108,7 +110,8 @@ def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame
             FROM {thresholds} AS t
             LEFT JOIN {goals} AS g
               ON t.goal_id = g.goal_id
-            GROUP BY t.goal_id, t.threshold, t.goal_kind, t.baseline_ratio, t.fixed_threshold, t.threshold_percentile
+            GROUP BY t.goal_id, t.threshold, t.percentile_value, t.threshold_floor, t.goal_kind, t.baseline_ratio,
+              t.fixed_threshold, t.threshold_percentile
             """
         )
         frame["completion_rate"] = frame.completed / frame.organizations.where(frame.organizations > 0)
@@ -134,8 +137,11 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
     lines.append(f"  {'goal':<24} {'threshold (' + arrow + ')':<36} completed by ({arrow})")
     for row in c.goals.itertuples():
         threshold = " -> ".join(
-            _threshold(rule, value)
-            for rule, value in ((row.rule_source, row.threshold_source), (row.rule_target, row.threshold_target))
+            _threshold(rule, value, percentile, floor)
+            for rule, value, percentile, floor in (
+                (row.rule_source, row.threshold_source, row.percentile_value_source, row.threshold_floor_source),
+                (row.rule_target, row.threshold_target, row.percentile_value_target, row.threshold_floor_target),
+            )
         )
         completed = " -> ".join(
             _completed(count, rate)
@@ -148,10 +154,16 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
     return "\n".join(lines)
 
 
-def _threshold(rule, threshold) -> str:
+def _threshold(rule, threshold, percentile=None, floor=None) -> str:
+    """`p75: 9.25`; `p75 = 0, floor 1` when the floor, not the percentile, is the threshold."""
     if not isinstance(rule, str):
         return "(no goal)"
-    return rule if pd.isna(threshold) else f"{rule.removesuffix('.0')}: {threshold:g}"
+    if pd.isna(threshold):
+        return rule
+    rule = rule.removesuffix(".0")
+    if not pd.isna(percentile) and not pd.isna(floor) and percentile < threshold:
+        return f"{rule} = {percentile:g}, floor {floor:g}"
+    return f"{rule}: {threshold:g}"
 
 
 def _completed(completed, rate) -> str:
