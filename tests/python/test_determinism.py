@@ -102,37 +102,45 @@ def test_two_builds_of_one_input_are_identical(reference, make_context):
     assert_marts_identical(read_marts(context, "prod"), reference["first"][1])
 
 
-def test_first_build_crashed_at_each_model_boundary_reruns_to_identical_marts(reference, tmp_path, monkeypatch):
+def crash_at_every_boundary_then_finish(context, models: list[str]) -> None:
+    """Apply prod again and again, each plan crashing right after one more model than the previous
+    one did (so every model boundary of the plan sees a crash), then once to the end. A crash that
+    left a wrong table behind would show in the final marts: a re-run only computes what is missing."""
+    crash_after_each_model(context, models)
+    assert context.state_reader.get_environment("prod") is None  # never promoted so far
+    build(context, **FAST)
+
+
+def crash_after_each_model(context, models: list[str]) -> None:
+    finished: list[str] = []
+    for _ in range(len(models) - 1):
+        evaluated = build_crashing_after(context, 1)
+        assert len(evaluated) == 1 and evaluated[0] in models and evaluated[0] not in finished
+        finished += evaluated
+
+
+def test_first_build_crashed_at_each_model_boundary_reruns_to_identical_marts(reference, make_context):
     models, expected = reference["first"]
-    for done in range(1, len(models)):
-        monkeypatch.setenv("TRIAL_WAREHOUSE_PATH", "")
-        context = open_context(copy_project(tmp_path / f"project_{done}"), warehouse_path=tmp_path / f"w_{done}.duckdb")
-        assert len(build_crashing_after(context, done)) == done
-        assert context.state_reader.get_environment("prod") is None  # prod was never promoted
+    context = make_context()
 
-        build(context, **FAST)
+    crash_at_every_boundary_then_finish(context, models)
 
-        assert_marts_identical(read_marts(context, "prod"), expected)
+    assert_marts_identical(read_marts(context, "prod"), expected)
 
 
-def test_replan_crashed_at_each_model_boundary_reruns_to_identical_marts(reference, tmp_path, monkeypatch):
+def test_replan_crashed_at_each_model_boundary_reruns_to_identical_marts(reference, project_copy, make_context):
     """A goal edit planned into prod, crashed after each model it recomputes (goal_completions among them)."""
     models, expected = reference["replan"]
     assert "intermediate.goal_completions" in models
-    project = copy_project(tmp_path / "project")
-    for done in range(1, len(models)):
-        warehouse = tmp_path / f"w_{done}.duckdb"
-        monkeypatch.setenv("TRIAL_WAREHOUSE_PATH", "")
-        edit_goal(project / "seeds" / "activation_goals.csv", "week_1_activity", threshold_percentile=75)
-        context = open_context(project, warehouse_path=warehouse)
-        build(context, **FAST)
-        edit_goal(project / "seeds" / "activation_goals.csv", "week_1_activity", threshold_percentile=60)
-        context.load()
-        assert len(build_crashing_after(context, done)) == done
+    context = make_context()
+    build(context, **FAST)
+    edit_goal(project_copy / "seeds" / "activation_goals.csv", "week_1_activity", threshold_percentile=60)
+    context.load()
 
-        build(context, **FAST)
+    crash_after_each_model(context, models)
+    build(context, **FAST)
 
-        assert_marts_identical(read_marts(context, "prod"), expected)
+    assert_marts_identical(read_marts(context, "prod"), expected)
 
 
 def test_a_copy_of_the_project_elsewhere_plans_no_change_against_the_same_warehouse(tmp_path):
