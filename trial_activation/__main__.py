@@ -113,7 +113,9 @@ def describe_failure(context, failure) -> str:
     model = f"{table.db}.{table.name}"
     audits = cause.errors if isinstance(cause, NodeAuditsErrors) else [cause] if isinstance(cause, AuditError) else []
     if not audits:
-        return f"{model}: {first_line(cause)}"
+        # DuckDB names the file of a CSV error further down its message: keep that too.
+        file = re.search(r"^\s*file = (.+)$", str(cause), re.MULTILINE)
+        return f"{model}: {first_line(cause)}" + (f" (file {file[1]})" if file else "")
     described = []
     for audit in audits:
         rows = _audit_rows(context, audit)

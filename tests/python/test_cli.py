@@ -153,3 +153,18 @@ def test_compare_shows_the_floor_when_it_and_not_the_percentile_is_the_threshold
     line = format_comparison(comparison).splitlines()[-1]
 
     assert line.split()[:8] == ["week_2_activity", "p75", "=", "0,", "floor", "1", "->", "p60:"]
+
+
+def test_row_with_a_wrong_field_count_names_the_file_and_line(project_copy, tmp_path, capsys):
+    header = "ORGANIZATION_ID,ACTIVITY_NAME,TIMESTAMP,CONVERTED,CONVERTED_AT,TRIAL_START,TRIAL_END"
+    good = "org_a,Scheduling.Shift.Created,2024-02-02 10:00:00,False,,2024-02-01 09:00:00,2024-03-02 09:00:00"
+    events = tmp_path / "ragged.csv"
+    events.write_text("\n".join([header, good, good.replace(",False,", ",False")]) + "\n")
+
+    status, _, err = run_cli(
+        capsys, "build", "--project", str(project_copy), "--events", str(events), "--warehouse", str(tmp_path / "w.duckdb")
+    )
+
+    assert status == 1
+    assert len(err.splitlines()) == 1
+    assert "CSV Error on Line: 3" in err and f"(file {events})" in err
