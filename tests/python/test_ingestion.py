@@ -480,10 +480,13 @@ def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     start = now - timedelta(days=2)
     today = event(org="org_live", at=f"{now}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
-    context = make_context(events_path=write_csv(tmp_path / "events.csv", [event(), CONVERTED, today]))
+    # Within future_event_margin_days (1) of the end of today: an exporting clock ahead, still pending.
+    tomorrow = (now + timedelta(days=1)).replace(hour=23, minute=0, second=0)
+    ahead = event(org="org_live", at=f"{tomorrow}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
+    context = make_context(events_path=write_csv(tmp_path / "events.csv", [event(), CONVERTED, today, ahead]))
     build(context, skip_tests=True)
 
-    assert raw_rows_accounted(context) == (3, 2, 0)
+    assert raw_rows_accounted(context) == (4, 2, 0)
     loaded_days = dict(start="2024-01-01", models=["staging.trial_events_quarantine_dated"])
     assert context.audit(end=(now.date() - timedelta(days=1)).isoformat(), **loaded_days)
     assert not context.audit(end=now.date().isoformat(), **loaded_days)
