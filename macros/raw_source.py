@@ -190,6 +190,8 @@ def _check_parquet_types(file: str, columns: list) -> None:
     for column, arrow_type in columns:
         if arrow_type is None:  # a CSV column: text
             continue
+        if pa.types.is_dictionary(arrow_type):  # e.g. a pandas categorical: judged by its values
+            arrow_type = arrow_type.value_type
         kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_null, *accepted[column])
         if not any(kind(arrow_type) for kind in kinds):
             expected = "timestamps or text" if column in TIME_COLUMNS else "text"

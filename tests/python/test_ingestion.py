@@ -662,3 +662,14 @@ def test_paths_with_quotes_and_backslashes_load(project_copy, tmp_path, monkeypa
 
     assert raw_rows_read(context) == [(str(path), "org_odd", "Scheduling.Shift.Created")]
     assert context.config.gateways["local"].connection.database == str(odd / 'ware"house\\.duckdb')
+
+
+def test_parquet_type_check_accepts_dictionary_encoded_text(make_context, tmp_path):
+    """A pandas categorical column is stored as a dictionary of strings: text, not a wrong type."""
+    columns = {name.lower(): [value] for name, value in zip(COLUMNS, event(org="org_categorical"))}
+    table = pa.table(columns)
+    table = table.set_column(0, "organization_id", table.column(0).dictionary_encode())
+    path = tmp_path / "categorical.parquet"
+    pq.write_table(table, path)
+
+    assert raw_rows_read(make_context(events_path=path)) == [(str(path), "org_categorical", "Scheduling.Shift.Created")]
