@@ -1,9 +1,10 @@
 """Where raw.trial_events reads the event log from, on the DuckDB default gateway.
 
 Every file is checked before DuckDB reads it, so a wrong file fails the plan with a message that
-names the file and what is wrong with it, before any table is written. DuckDB is then given exactly
-the files that were checked (never the glob itself), so the checks and the reader cannot disagree on
-which files a path names.
+names the file and what is wrong with it, before any table is written. The files checked are the ones
+DuckDB's own glob lists for the path (`**`, hidden files and all), so the checks and the reader agree
+on which files a path names. The view keeps the glob, so a file that lands later (a late delivery) is
+read at once, and checked whenever the view is created again: on DuckDB, by every plan and run.
 """
 
 from __future__ import annotations
@@ -44,22 +45,24 @@ def trial_events_source(evaluator) -> exp.Expression:
         # there, but SQLMesh still renders its query at load time: do not require the file.
         return exp.maybe_parse(f"READ_CSV({_sql_string(path)})", dialect="duckdb")
     headers = check_raw_files(path)
+    # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB.
+    source = glob.escape(path) if os.path.isfile(path) else path
     parquet = [file for file in headers if _is_parquet(file)]
     if parquet and len(parquet) < len(headers):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
-        read = f"READ_PARQUET({_file_list(parquet)}, union_by_name = TRUE, hive_partitioning = FALSE, filename = TRUE)"
+        read = f"READ_PARQUET({_sql_string(source)}, union_by_name = TRUE, hive_partitioning = FALSE, filename = TRUE)"
         if not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet):
             # Staging casts CONVERTED to BOOLEAN first, which would read any non-zero number as TRUE:
             # a numeric column goes to staging as text, so only 0 and 1 are booleans, as in a CSV.
             read = f"(SELECT * REPLACE (CAST(converted AS TEXT) AS converted) FROM {read})"
         return exp.maybe_parse(read, dialect="duckdb")
-    return _read_csv(headers)
+    return _read_csv(source, headers)
 
 
-def _read_csv(headers: dict) -> exp.Expression:
-    """READ_CSV with the dialect and the columns spelled out, one call per distinct header order and
-    compression.
+def _read_csv(source: str, headers: dict) -> exp.Expression:
+    """READ_CSV with the dialect and the columns spelled out: of the path when every file has the same
+    header order and compression, else one call per header order and compression, of its files.
 
     Not sniffed: DuckDB's sniffer, given a row with a wrong number of fields, can take a data row for
     the header or fail without naming the file. Spelled out, such a row fails the load with an error
@@ -74,8 +77,9 @@ def _read_csv(headers: dict) -> exp.Expression:
     for (columns, gzipped), files in files_by_format.items():
         types = ", ".join(f"{_sql_string(column)}: 'VARCHAR'" for column in columns)
         compression = "gzip" if gzipped else "none"
+        files_read = _sql_string(source) if len(files_by_format) == 1 else _file_list(files)
         reads.append(
-            f"READ_CSV({_file_list(files)}, header = TRUE, auto_detect = FALSE, delim = ',', quote = '\"',"
+            f"READ_CSV({files_read}, header = TRUE, auto_detect = FALSE, delim = ',', quote = '\"',"
             f" escape = '\"', compression = '{compression}', filename = TRUE, columns = {{{types}}})"
         )
     if len(reads) == 1:
@@ -127,12 +131,15 @@ def resolve_events_path(path: str, project_root: str) -> str:
 
 
 def matched_files(path: str) -> list:
-    """The files a path names: the path itself when it exists (even with [ ] in its name), else the
-    files its glob matches, sorted. `**` matches any depth of directories and, as in the shell, no
-    pattern matches hidden files (names starting with a dot)."""
-    if os.path.exists(path) or not glob.has_magic(path):
+    """The files a path names: the path itself when it is a file (even with [ ] in its name, or when
+    it does not exist, to say so), else the files DuckDB's glob lists for it, the reader's own: `**`
+    matches any depth of directories, and hidden files (names starting with a dot) match too."""
+    if os.path.isfile(path) or not glob.has_magic(path):
         return [path]
-    return sorted(file for file in glob.glob(path, recursive=True) if os.path.isfile(file))
+    import duckdb
+
+    with duckdb.connect() as connection:
+        return sorted(file for (file,) in connection.execute("SELECT file FROM GLOB(?)", [path]).fetchall())
 
 
 def check_raw_files(path: str) -> dict:

@@ -614,21 +614,32 @@ def raw_rows_read(context) -> list:
     )
 
 
-def test_recursive_glob_reads_each_file_with_its_own_header_and_no_hidden_file(make_context, tmp_path):
+def test_recursive_glob_and_hidden_files_are_checked_and_read_each_with_its_own_header(make_context, tmp_path):
+    """The files checked are the files DuckDB reads: `**` at any depth, hidden files too (DuckDB's glob
+    matches them), each read by its own header's column order, not another file's."""
     exports = tmp_path / "exports"
     (exports / "2024" / "02").mkdir(parents=True)
     top = write_csv(exports / "part-1.csv", [event(org="org_top")])
-    # Columns in another order in a sub-directory: read by name, not by position.
     reordered = ",".join(reversed(COLUMNS))
     nested = write_csv(exports / "2024" / "02" / "part-2.csv", [tuple(reversed(event(org="org_nested")))], reordered)
-    # A hidden file (an editor's or a sync tool's) is no part of the export: not matched, not read.
-    write_csv(exports / ".part-3.csv", [tuple(reversed(event(org="org_hidden")))], reordered)
+    hidden = write_csv(exports / ".part-3.csv", [tuple(reversed(event(org="org_hidden")))], reordered)
 
     rows = raw_rows_read(make_context(events_path=exports / "**" / "*.csv"))
 
     assert rows == sorted(
-        [(str(top), "org_top", "Scheduling.Shift.Created"), (str(nested), "org_nested", "Scheduling.Shift.Created")]
+        (str(file), org, "Scheduling.Shift.Created")
+        for file, org in ((top, "org_top"), (nested, "org_nested"), (hidden, "org_hidden"))
     )
+
+
+def test_hidden_file_with_a_wrong_header_fails_the_check_by_name(make_context, tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_csv(exports / "part-1.csv", [event()])
+    hidden = write_csv(exports / ".part-2.csv", [event()], HEADER.replace("TIMESTAMP", "EVENT_TIME"))
+
+    with pytest.raises(SQLMeshError, match=f"{hidden}: missing column\\(s\\) timestamp"):
+        build(make_context(events_path=exports / "*.csv"))
 
 
 def test_path_with_glob_characters_naming_an_existing_file_loads_that_file(make_context, tmp_path):
