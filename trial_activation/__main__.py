@@ -56,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return generate_main(rest, prog=f"{parser.prog} generate")
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    sqlmesh_logger = logging.getLogger("sqlmesh")
+    level = sqlmesh_logger.level
     if not args.debug:
         # SQLMesh logs the error it then raises (e.g. the warehouse lock) as a warning: said once below.
-        logging.getLogger("sqlmesh").setLevel(logging.ERROR)
+        sqlmesh_logger.setLevel(logging.ERROR)
     try:
         return run(args)
     except Exception as error:  # noqa: BLE001 - anticipated errors become one line, the rest re-raise
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{parser.prog} {args.command}: {message}", file=sys.stderr)
         return 1
+    finally:
+        sqlmesh_logger.setLevel(level)  # main() may be called from Python (the tests): leave logging as found
 
 
 def run(args) -> int:
