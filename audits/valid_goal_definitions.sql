@@ -2,53 +2,78 @@ AUDIT (
   name valid_goal_definitions
 );
 
-/* A goal row that the marts could not evaluate unambiguously: returns one row per broken goal. */
-SELECT
-  goal_id,
-  goal_kind
-FROM @this_model
-WHERE
-  window_start_day > window_end_day
-  OR goal_id = 'activation' /* the key of all goals together in marts.goal_conversion */
-  OR goal_order IS NULL
-  OR goal_order < 1
-  OR goal_order IN (
-    SELECT
-      goal_order
-    FROM @this_model
-    GROUP BY
-      goal_order
-    HAVING
-      COUNT(*) > 1
-  ) /* the funnel adds one goal per step, in goal_order */
-  OR threshold_floor < 0
-  OR (
-    goal_kind IN ('window_count', 'active_days')
-    AND (
-      (
+/* A goal row that the marts could not evaluate unambiguously: returns one row per broken goal, with
+   the first rule it breaks in words (broken_rule), which the trial-activation CLI prints. */
+WITH repeated_goal_orders AS (
+  SELECT
+    goal_order
+  FROM @this_model
+  GROUP BY
+    goal_order
+  HAVING
+    COUNT(*) > 1
+), checked AS (
+  SELECT
+    goal_id,
+    goal_kind,
+    CASE
+      WHEN goal_id = 'activation'
+      THEN 'goal_id activation is reserved for all goals together (marts.goal_conversion)'
+      WHEN goal_order IS NULL OR goal_order < 1
+      THEN 'goal_order must be a whole number from 1'
+      WHEN goal_order IN (
+        SELECT
+          goal_order
+        FROM repeated_goal_orders
+      )
+      THEN 'goal_order is repeated: the funnel adds one goal per step, in goal_order'
+      WHEN window_start_day > window_end_day
+      THEN 'window_start_day is after window_end_day'
+      WHEN threshold_floor < 0
+      THEN 'threshold_floor is negative'
+      WHEN goal_kind IN ('window_count', 'active_days')
+      AND (
         threshold_percentile IS NULL
       ) = (
         fixed_threshold IS NULL
       )
-      OR NOT threshold_percentile BETWEEN 0 AND 100
-      OR NOT baseline_ratio IS NULL
-    )
-  )
-  OR (
-    goal_kind = 'steadiness'
-    AND (
-      baseline_ratio IS NULL
-      OR baseline_ratio < 0
-      OR baseline_start_day IS NULL
-      OR baseline_end_day IS NULL
-      OR baseline_start_day > baseline_end_day
-      OR (
+      THEN 'a window_count or active_days goal needs exactly one of threshold_percentile and fixed_threshold'
+      WHEN goal_kind IN ('window_count', 'active_days') AND NOT threshold_percentile BETWEEN 0 AND 100
+      THEN 'threshold_percentile is not between 0 and 100'
+      WHEN goal_kind IN ('window_count', 'active_days') AND NOT baseline_ratio IS NULL
+      THEN 'a window_count or active_days goal takes no baseline_ratio'
+      WHEN goal_kind = 'steadiness' AND baseline_ratio IS NULL
+      THEN 'a steadiness goal needs a baseline_ratio'
+      WHEN goal_kind = 'steadiness' AND baseline_ratio < 0
+      THEN 'baseline_ratio is negative'
+      WHEN goal_kind = 'steadiness'
+      AND (
+        baseline_start_day IS NULL OR baseline_end_day IS NULL
+      )
+      THEN 'a steadiness goal needs baseline_start_day and baseline_end_day'
+      WHEN goal_kind = 'steadiness' AND baseline_start_day > baseline_end_day
+      THEN 'baseline_start_day is after baseline_end_day'
+      WHEN goal_kind = 'steadiness'
+      AND (
         fallback_start_day IS NULL
       ) <> (
         fallback_end_day IS NULL
       )
-      OR fallback_start_day > fallback_end_day
-      OR NOT threshold_percentile IS NULL
-      OR NOT fixed_threshold IS NULL
-    )
-  )
+      THEN 'fallback_start_day and fallback_end_day go together'
+      WHEN goal_kind = 'steadiness' AND fallback_start_day > fallback_end_day
+      THEN 'fallback_start_day is after fallback_end_day'
+      WHEN goal_kind = 'steadiness'
+      AND (
+        NOT threshold_percentile IS NULL OR NOT fixed_threshold IS NULL
+      )
+      THEN 'a steadiness goal takes no threshold_percentile or fixed_threshold'
+    END AS broken_rule
+  FROM @this_model
+)
+SELECT
+  goal_id,
+  goal_kind,
+  broken_rule
+FROM checked
+WHERE
+  NOT broken_rule IS NULL

@@ -7,6 +7,36 @@ from trial_activation.engine import engine_dialect
 
 TRUE_SPELLINGS = ("true", "t", "1", "yes", "y")
 FALSE_SPELLINGS = ("false", "f", "0", "no", "n")
+# How exports spell a missing value in a text column, besides leaving it empty (any case).
+NULL_SPELLING = "null"
+
+
+@macro()
+def parse_text(evaluator, value: exp.Expression) -> exp.Expression:
+    """The value trimmed; NULL when it is empty, blank or spelled NULL (any case).
+
+    Exports write a missing id as the text NULL as often as they leave it empty: that is not an
+    organization called "NULL".
+    """
+    text = f"TRIM(CAST({value.sql('duckdb')} AS TEXT))"
+    return exp.maybe_parse(
+        f"CASE WHEN {text} = '' OR LOWER({text}) = '{NULL_SPELLING}' THEN NULL ELSE {text} END", dialect="duckdb"
+    )
+
+
+@macro()
+def future_events_from(evaluator) -> exp.Expression:
+    """The first instant that is in the future for an event time: the end of today (UTC, the
+    connection's time zone) plus future_event_margin_days.
+
+    Today's events (a live export) are not due yet: the daily load takes a day once it has ended; the
+    margin allows for an exporting clock a little ahead. A later time is a corrupt timestamp, not an
+    event that will arrive: it is quarantined (event_in_future) instead of waiting forever.
+    """
+    margin = evaluator.var("future_event_margin_days")
+    return exp.maybe_parse(
+        f"CAST(CURRENT_DATE AS TIMESTAMP) + (1 + {int(margin)}) * INTERVAL '1' DAY", dialect="duckdb"
+    )
 
 
 @macro()
@@ -42,14 +72,40 @@ def parse_boolean(evaluator, value: exp.Expression) -> exp.Expression:
 
 @macro()
 def parse_timestamp(evaluator, value: exp.Expression) -> exp.Expression:
-    """A timestamp from text like 'YYYY-MM-DD HH:MM:SS[.fff]' (or a typed column); NULL when it does not parse.
+    """A UTC timestamp from text like 'YYYY-MM-DD HH:MM:SS[.fff]' (or a typed column); NULL when it
+    does not parse or is not a finite time ('infinity' parses in DuckDB and PostgreSQL).
 
-    TRY_CAST alone (no TRIM or CAST to text first) so a typed Parquet column stays typed and the
-    incremental time filter is pushed down to the file scan.
+    Text with a UTC offset ('+02:00', 'Z') denotes an instant: it is converted to UTC, not cut to
+    its wall-clock part (DuckDB's cast to TIMESTAMP drops the offset, its cast to TIMESTAMPTZ
+    keeps it; the connection's time zone is pinned to UTC in config.yaml). Only text that has an
+    offset takes that slower cast.
+
+    A typed (Parquet) column gets TRY_CAST alone: DuckDB folds TYPEOF when it binds the query, so
+    the CASE disappears and the incremental time filter is still pushed down to the file scan. A
+    time-zone-aware Parquet column is converted to UTC by that cast.
+    Spark casts text with an offset to the instant it denotes and has no infinite timestamps.
+    PostgreSQL: only text without an offset parses (see below); the rest is quarantined.
     """
-    if engine_dialect(evaluator) == "postgres":
+    dialect = engine_dialect(evaluator)
+    if dialect == "postgres":
         return _postgres_try_cast_timestamp(value)
-    return exp.TryCast(this=value, to=exp.DataType.build("TIMESTAMP"))
+    if dialect != "duckdb":
+        return exp.TryCast(this=value, to=exp.DataType.build("TIMESTAMP"))
+    column = value.sql("duckdb")
+    text = f"CAST({column} AS TEXT)"
+    has_offset = (
+        f"CONTAINS(SUBSTRING({text}, 11), '+') OR CONTAINS(SUBSTRING({text}, 11), '-')"
+        f" OR CONTAINS(UPPER({text}), 'Z')"
+    )
+    parsed = (
+        f"CASE WHEN {has_offset} THEN TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        f" ELSE TRY_CAST({text} AS TIMESTAMP) END"
+    )
+    return exp.maybe_parse(
+        f"CASE WHEN TYPEOF({column}) <> 'VARCHAR' THEN TRY_CAST({column} AS TIMESTAMP)"
+        f" WHEN ISFINITE({parsed}) THEN {parsed} END",
+        dialect="duckdb",
+    )
 
 
 # PostgreSQL has no TRY_CAST (sqlglot writes a CAST, and one bad row would fail the whole query):

@@ -1,20 +1,22 @@
 """Where raw.trial_events reads the event log from, on the DuckDB default gateway.
 
-The file is checked before DuckDB reads it, so a wrong file fails the plan with a message that names
-the file and what is wrong with it, before any table is written.
+Every file is checked before DuckDB reads it, so a wrong file fails the plan with a message that
+names the file and what is wrong with it, before any table is written. The files checked are the ones
+DuckDB's own glob lists for the path (`**`, hidden files and all), so the checks and the reader agree
+on which files a path names. The view keeps the glob, so a file that lands later (a late delivery) is
+read at once, and checked whenever the view is created again: on DuckDB, by every plan and run.
 """
 
 from __future__ import annotations
 
+import glob
 import gzip
 import os
-from glob import glob
+import zlib
 
 from sqlglot import exp
 from sqlmesh import macro
 
-# A plain string (not a Path) so SQLMesh can serialize it into the model snapshot.
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_EVENTS_PATH = "data/sample/trial_events.csv.gz"
 EXPECTED_COLUMNS = (
     "organization_id",
@@ -25,6 +27,9 @@ EXPECTED_COLUMNS = (
     "trial_start",
     "trial_end",
 )
+TIME_COLUMNS = ("timestamp", "converted_at", "trial_start", "trial_end")
+# Bytes read at a time when a gzipped file is checked from end to end.
+CHUNK_BYTES = 1 << 20
 
 
 class RawFileError(ValueError):
@@ -33,70 +38,122 @@ class RawFileError(ValueError):
 
 @macro()
 def trial_events_source(evaluator) -> exp.Expression:
-    """The table function that reads the raw event log: READ_CSV or READ_PARQUET of the checked path."""
-    path = resolve_events_path(evaluator.var("trial_events_path") or "")
+    """The table function that reads the raw event log: READ_CSV or READ_PARQUET of the checked files."""
+    path = resolve_events_path(evaluator.var("trial_events_path") or "", _project_root(evaluator))
     if evaluator.gateway != "local":
         # raw.trial_events is an external table on the warehouse gateways and this model is disabled
         # there, but SQLMesh still renders its query at load time: do not require the file.
-        return exp.maybe_parse(f"READ_CSV('{path}')", dialect="duckdb")
+        return exp.maybe_parse(f"READ_CSV({_sql_string(path)})", dialect="duckdb")
     headers = check_raw_files(path)
-    parquet = [file for file in headers if file.endswith(".parquet")]
+    # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB.
+    source = glob.escape(path) if os.path.isfile(path) else path
+    parquet = [file for file in headers if _is_parquet(file)]
     if parquet and len(parquet) < len(headers):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
-        read = f"READ_PARQUET({_sql_string(path)}, union_by_name = TRUE, hive_partitioning = FALSE)"
+        read = f"READ_PARQUET({_sql_string(source)}, union_by_name = TRUE, hive_partitioning = FALSE, filename = TRUE)"
         if not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet):
             # Staging casts CONVERTED to BOOLEAN first, which would read any non-zero number as TRUE:
             # a numeric column goes to staging as text, so only 0 and 1 are booleans, as in a CSV.
             read = f"(SELECT * REPLACE (CAST(converted AS TEXT) AS converted) FROM {read})"
         return exp.maybe_parse(read, dialect="duckdb")
-    return _read_csv(path, headers)
+    return _read_csv(source, headers)
 
 
-def _read_csv(path: str, headers: dict) -> exp.Expression:
-    """READ_CSV with the dialect and the columns spelled out, one call per distinct header order.
+def _read_csv(source: str, headers: dict) -> exp.Expression:
+    """READ_CSV with the dialect and the columns spelled out: of the path when every file has the same
+    header order and compression, else one call per header order and compression, of its files.
 
     Not sniffed: DuckDB's sniffer, given a row with a wrong number of fields, can take a data row for
     the header or fail without naming the file. Spelled out, such a row fails the load with an error
-    that names the file, the line and the field count. All columns stay text, as delivered.
+    that names the file, the line and the field count. All columns stay text, as delivered. The
+    compression is told, not guessed from the extension (DuckDB only knows lower-case `.gz`).
     """
-    files_by_header: dict = {}
+    files_by_format: dict = {}
     for file, columns in headers.items():
-        files_by_header.setdefault(tuple(column for column, _ in columns), []).append(file)
+        key = (tuple(column for column, _ in columns), _is_gzip(file))
+        files_by_format.setdefault(key, []).append(file)
     reads = []
-    for columns, files in files_by_header.items():
-        source = _sql_string(path) if len(files_by_header) == 1 else f"[{', '.join(map(_sql_string, files))}]"
+    for (columns, gzipped), files in files_by_format.items():
         types = ", ".join(f"{_sql_string(column)}: 'VARCHAR'" for column in columns)
+        compression = "gzip" if gzipped else "none"
+        files_read = _sql_string(source) if len(files_by_format) == 1 else _file_list(files)
         reads.append(
-            f"READ_CSV({source}, header = TRUE, auto_detect = FALSE, delim = ',', quote = '\"', escape = '\"',"
-            f" columns = {{{types}}})"
+            f"READ_CSV({files_read}, header = TRUE, auto_detect = FALSE, delim = ',', quote = '\"',"
+            f" escape = '\"', compression = '{compression}', filename = TRUE, columns = {{{types}}})"
         )
     if len(reads) == 1:
         return exp.maybe_parse(reads[0], dialect="duckdb")
-    selected = ", ".join(f'"{column}"' for column in EXPECTED_COLUMNS)
+    selected = ", ".join(f'"{column}"' for column in (*EXPECTED_COLUMNS, "filename"))
     return exp.maybe_parse(
         "(" + " UNION ALL ".join(f"SELECT {selected} FROM {read}" for read in reads) + ")", dialect="duckdb"
     )
+
+
+def _file_list(files: list) -> str:
+    # DuckDB expands glob characters in every path it is given: escape them, so that a file whose
+    # name contains [, ], * or ? is read as itself.
+    return "[" + ", ".join(_sql_string(glob.escape(file)) for file in files) + "]"
 
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def resolve_events_path(path: str) -> str:
+def _is_parquet(file: str) -> bool:
+    return file.lower().endswith(".parquet")
+
+
+def _is_gzip(file: str) -> bool:
+    return file.lower().endswith(".gz")
+
+
+def _project_root(evaluator) -> str:
+    """The directory of config.yaml above the model being rendered, read at render time.
+
+    Not a module-level constant: SQLMesh serializes the globals a macro uses into the model's
+    fingerprint, and the checkout's absolute path there would make a moved or second checkout see a
+    changed model. When the model has no file (read back from SQLMesh's state), the working directory.
+    """
+    path = getattr(evaluator, "_path", None)
+    directory = os.path.dirname(os.path.abspath(path)) if path else ""
+    while directory and directory != os.path.dirname(directory):
+        if os.path.exists(os.path.join(directory, "config.yaml")):
+            return directory
+        directory = os.path.dirname(directory)
+    return os.getcwd()
+
+
+def resolve_events_path(path: str, project_root: str) -> str:
+    """TRIAL_EVENTS_PATH made absolute: a relative path is relative to the project root."""
     path = path or DEFAULT_EVENTS_PATH
-    return path if os.path.isabs(path) else os.path.join(PROJECT_ROOT, path)
+    return path if os.path.isabs(path) else os.path.join(project_root, path)
+
+
+def matched_files(path: str) -> list:
+    """The files a path names: the path itself when it is a file (even with [ ] in its name, or when
+    it does not exist, to say so), else the files DuckDB's glob lists for it, the reader's own: `**`
+    matches any depth of directories, and hidden files (names starting with a dot) match too."""
+    if os.path.isfile(path) or not glob.has_magic(path):
+        return [path]
+    import duckdb
+
+    with duckdb.connect() as connection:
+        return sorted(file for (file,) in connection.execute("SELECT file FROM GLOB(?)", [path]).fetchall())
 
 
 def check_raw_files(path: str) -> dict:
     """Every file matched by path, with its columns in file order: (name in lower case, Parquet type
-    or None for CSV) pairs, after checking that each has exactly the expected columns."""
-    files = sorted(glob(path)) if any(ch in path for ch in "*?[") else [path]
+    or None for CSV) pairs, after checking that each has exactly the expected columns, can be read to
+    its end, and that the files hold at least one row."""
+    files = matched_files(path)
     if not files:
         raise RawFileError(f"{path}: no file matches this path (TRIAL_EVENTS_PATH)")
     headers = {}
+    rows_seen = False
     for file in files:
-        header = _header(file)
+        header, has_rows = _header(file)
+        rows_seen = rows_seen or has_rows
         columns = [c.strip().strip('"').lower() for c, _ in header]
         missing = [c for c in EXPECTED_COLUMNS if c not in columns]
         extra = [c or "(empty name)" for c in columns if c not in EXPECTED_COLUMNS]
@@ -112,6 +169,10 @@ def check_raw_files(path: str) -> dict:
                 f"Expected a header with exactly: {', '.join(EXPECTED_COLUMNS)} (any case)."
             )
         headers[file] = [(column, type_) for column, (_, type_) in zip(columns, header)]
+        _check_parquet_types(file, headers[file])
+    if not rows_seen:
+        where = files[0] if len(files) == 1 else f"{path} ({len(files)} files)"
+        raise RawFileError(f"{where}: no rows, only a header; an event log needs at least one event")
     return headers
 
 
@@ -121,26 +182,89 @@ def _boolean_or_text(arrow_type) -> bool:
     return pa.types.is_boolean(arrow_type) or pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
-def _header(file: str) -> list[tuple]:
-    """The file's column names as written, each with its Parquet (Arrow) type, or None in a CSV."""
+def _check_parquet_types(file: str, columns: list) -> None:
+    """A Parquet column must hold what staging can read: time columns timestamps, dates or text;
+    ids and names text or integers; CONVERTED a boolean, text or an integer. Anything else (a
+    struct, a float time) would only fail much later, far from its cause."""
+    import pyarrow as pa
+
+    accepted = {
+        **{column: (pa.types.is_timestamp, pa.types.is_date) for column in TIME_COLUMNS},
+        "organization_id": (pa.types.is_integer,),
+        "activity_name": (),
+        "converted": (pa.types.is_boolean, pa.types.is_integer),
+    }
+    for column, arrow_type in columns:
+        if arrow_type is None:  # a CSV column: text
+            continue
+        if pa.types.is_dictionary(arrow_type):  # e.g. a pandas categorical: judged by its values
+            arrow_type = arrow_type.value_type
+        kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_null, *accepted[column])
+        if not any(kind(arrow_type) for kind in kinds):
+            expected = "timestamps or text" if column in TIME_COLUMNS else "text"
+            raise RawFileError(f"{file}: column {column} has Parquet type {arrow_type}; expected {expected}")
+
+
+def _header(file: str) -> tuple:
+    """The file's column names as written, each with its Parquet (Arrow) type or None in a CSV, and
+    whether the file has a row below the header. A gzipped file is decompressed to its end, since a
+    transfer cut short still reads without error up to the cut."""
     try:
-        if file.endswith(".parquet"):
+        if _is_parquet(file):
             import pyarrow.parquet as pq
 
-            schema = pq.read_schema(file)
-            return [(field.name, field.type) for field in schema]
-        opener = gzip.open if file.endswith(".gz") else open
-        with opener(file, "rb") as handle:
-            # The header line only (and not a whole one-line binary file): a text reader would decode
-            # a buffer beyond it and reject the file for a bad byte in a data row, which DuckDB loads.
-            first_line = handle.readline(1 << 16).decode("utf-8-sig")
+            metadata = pq.read_metadata(file)
+            schema = metadata.schema.to_arrow_schema()
+            return [(field.name, field.type) for field in schema], metadata.num_rows > 0
+        if _is_gzip(file):
+            head, tail = _read_gzip(file)
+        else:
+            with open(file, "rb") as handle:
+                head = handle.read(CHUNK_BYTES)
+                handle.seek(max(0, os.path.getsize(file) - 1))
+                tail = handle.read(1)
     except FileNotFoundError:
         raise RawFileError(f"{file}: file not found (TRIAL_EVENTS_PATH)") from None
-    except (OSError, UnicodeDecodeError, EOFError, ValueError) as error:
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        if "Not a gzipped file" not in str(error):
+            raise RawFileError(
+                f"{file}: the compressed file is truncated or corrupt ({error}); fetch it again"
+            ) from None
         raise RawFileError(f"{file}: cannot be read as CSV, gzipped CSV or Parquet ({error})") from None
-    if not first_line.strip():
+    except (OSError, ValueError) as error:
+        raise RawFileError(f"{file}: cannot be read as CSV, gzipped CSV or Parquet ({error})") from None
+    if not head.strip():
         raise RawFileError(f"{file}: the file is empty; expected a header row")
-    if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in first_line):
+    first_line, newline, rest = head.partition(b"\n")
+    if b"\r" in first_line.rstrip(b"\r"):
+        raise RawFileError(
+            f"{file}: lines end with a carriage return only (old Mac line endings); convert them to LF or CRLF"
+        )
+    try:
+        # The header line only: a text reader would decode beyond it and reject the file for a bad
+        # byte in a data row, which DuckDB loads.
+        header_text = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RawFileError(f"{file}: cannot be read as CSV, gzipped CSV or Parquet ({error})") from None
+    if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in header_text):
         # Binary content can decode as text up to its first newline byte: a control character tells.
         raise RawFileError(f"{file}: cannot be read as CSV, gzipped CSV or Parquet (binary content)")
-    return [(name, None) for name in first_line.rstrip("\r\n").split(",")]
+    has_rows = bool(rest.strip())
+    if has_rows and tail not in (b"\n", b"\r"):
+        raise RawFileError(
+            f"{file}: the last row has no line break after it, so the file may be cut short; "
+            "fetch it again (or end the last row with a line break if it is complete)"
+        )
+    return [(name, None) for name in header_text.rstrip("\r").split(",")], has_rows
+
+
+def _read_gzip(file: str) -> tuple:
+    """The first CHUNK_BYTES and the last byte of a gzipped file's content, reading it to its end,
+    which checks the gzip trailer (a file cut short raises EOFError, a corrupt one a CRC error)."""
+    head, tail = b"", b""
+    with gzip.open(file, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            if not head:
+                head = chunk
+            tail = chunk[-1:]
+    return head, tail

@@ -1,15 +1,30 @@
-"""Command line: `trial-activation build|summary|compare|report|export|generate ...` (also `python -m trial_activation`)."""
+"""Command line: `trial-activation build|summary|compare|report|export|generate ...` (also `python -m trial_activation`).
+
+An anticipated error (a bad input file, an environment that does not exist, a warehouse in use by
+another process, a failed audit) ends in one line saying what is wrong and what to do, and exit
+status 1; `--debug` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import sys
 
-from trial_activation.project import PROJECT_ROOT, MissingInEnvironment, activation_summary, build, open_context
+from trial_activation.project import (
+    PROJECT_ROOT,
+    MissingInEnvironment,
+    activation_summary,
+    build,
+    input_report,
+    open_context,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trial-activation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="trial-activation", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="plan and apply an environment (prod by default), then summarise it")
     summary_cmd = commands.add_parser("summary", help="print the activation summary of an environment")
@@ -32,59 +47,161 @@ def main(argv: list[str] | None = None) -> int:
     for command in (build_cmd, summary_cmd, compare_cmd, export_cmd, report_cmd):
         if command is not compare_cmd:
             command.add_argument("--environment", "-e", default="prod")
-        command.add_argument("--events", help="raw event file or glob (default: TRIAL_EVENTS_PATH, then the sample)")
-        command.add_argument("--warehouse", help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, then warehouse/)")
+        command.add_argument(
+            "--events",
+            help="raw event file or glob (default: TRIAL_EVENTS_PATH, relative to the project root, then the sample)",
+        )
+        command.add_argument(
+            "--warehouse",
+            help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, relative to the project root, then warehouse/)",
+        )
         command.add_argument("--project", default=PROJECT_ROOT, help="project directory (default: this checkout)")
-    commands.add_parser("generate", help="generate a trial event log (see --help)", add_help=False)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands.add_parser("generate", help="generate a trial event log (see generate --help)", add_help=False)
 
     args, rest = parser.parse_known_args(argv)
     if args.command == "generate":
         from trial_activation.generate import main as generate_main
 
-        return generate_main(rest)
+        return generate_main(rest, prog=f"{parser.prog} generate")
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "report" and args.compare:
+        from trial_activation.report import parse_compare
+
+        try:
+            args.environments = parse_compare(args.compare)
+        except ValueError as error:
+            parser.error(str(error))
+    sqlmesh_logger = logging.getLogger("sqlmesh")
+    level = sqlmesh_logger.level
+    if not args.debug:
+        # SQLMesh logs the error it then raises (e.g. the warehouse lock) as a warning: said once below.
+        sqlmesh_logger.setLevel(logging.ERROR)
+    try:
+        return run(args)
+    except Exception as error:  # noqa: BLE001 - anticipated errors become one line, the rest re-raise
+        message = None if args.debug else explain(error)
+        if message is None:
+            raise
+        print(f"{parser.prog} {args.command}: {message}", file=sys.stderr)
+        return 1
+    finally:
+        sqlmesh_logger.setLevel(level)  # main() may be called from Python (the tests): leave logging as found
+
+
+def run(args) -> int:
     context = open_context(args.project, events_path=args.events, warehouse_path=args.warehouse)
     if args.command == "compare":
         from trial_activation.compare import compare_environments, format_comparison
 
-        try:
-            comparison = compare_environments(context, args.source, args.target, sample=args.sample)
-        except ValueError as error:  # an environment that does not exist
-            parser.exit(2, f"trial-activation compare: {error}\n")
-        print(format_comparison(comparison))
+        print(format_comparison(compare_environments(context, args.source, args.target, sample=args.sample)))
         return 0
     if args.command == "export":
         from trial_activation.export import export_marts
 
-        try:
-            manifest = export_marts(context, args.environment, args.file_format, args.out)
-        except MissingInEnvironment as error:
-            parser.exit(2, f"trial-activation export: {error}\n")
+        manifest = export_marts(context, args.environment, args.file_format, args.out)
         for entry in manifest["models"]:
             print(f"{entry['model']:<28} {entry['rows']:>9,} rows -> {entry['file']}")
         print(f"manifest: {args.out}/manifest.json")
         return 0
     if args.command == "report":
-        from trial_activation.report import parse_compare, write_report
+        from trial_activation.report import write_report
 
-        try:
-            environments = parse_compare(args.compare) if args.compare else [args.environment]
-        except ValueError as error:
-            parser.error(str(error))
-        try:
-            path = write_report(context, environments, args.out)
-        except MissingInEnvironment as error:
-            parser.exit(2, f"trial-activation report: {error}\n")
+        path = write_report(context, getattr(args, "environments", None) or [args.environment], args.out)
         print(f"report: {path}")
         return 0
     if args.command == "build":
-        build(context, args.environment)
-    try:
-        print(activation_summary(context, args.environment))
-    except MissingInEnvironment as error:
-        parser.exit(2, f"trial-activation {args.command}: {error}\n")
+        failures: list = []
+        # SQLMesh prints each failed model with its full error and SQL; the CLI says it in one line.
+        context.console.log_failed_models = failures.extend
+        try:
+            build(context, args.environment)
+        except Exception as error:
+            if failures:
+                raise BuildFailedError(context, failures) from error
+            raise
+    print(input_report(context, args.environment))
+    print(activation_summary(context, args.environment))
     return 0
+
+
+class BuildFailedError(Exception):
+    """A plan that failed while applying: the models that failed, each with its first error line."""
+
+    def __init__(self, context, failures: list):
+        self.context = context
+        self.failures = failures
+        super().__init__("; ".join(describe_failure(context, failure) for failure in failures))
+
+
+def describe_failure(context, failure) -> str:
+    """'<model>: <what failed>': an audit's returned rows (e.g. the goal and the rule it broke), or the
+    first line of the engine's error."""
+    from sqlmesh.utils.errors import AuditError, NodeAuditsErrors
+
+    from sqlglot import exp
+
+    cause = failure.__cause__ or failure
+    node = getattr(failure, "node", None)
+    table = exp.to_table(getattr(node, "snapshot_name", None) or str(node), dialect="duckdb")
+    model = f"{table.db}.{table.name}"
+    audits = cause.errors if isinstance(cause, NodeAuditsErrors) else [cause] if isinstance(cause, AuditError) else []
+    if not audits:
+        # DuckDB names the file of a CSV error further down its message: keep that too.
+        file = re.search(r"^\s*file = (.+)$", str(cause), re.MULTILINE)
+        return f"{model}: {first_line(cause)}" + (f" (file {file[1]})" if file else "")
+    described = []
+    for audit in audits:
+        rows = _audit_rows(context, audit)
+        described.append(f"audit {audit.audit_name} failed ({audit.count} row{'s' if audit.count != 1 else ''}{rows})")
+    return f"{model}: {'; '.join(described)}"
+
+
+def _audit_rows(context, audit, limit: int = 5) -> str:
+    """The first rows an audit returned, as `column value, ...` (the audit says what it found)."""
+    try:
+        frame = context.engine_adapter.fetchdf(audit.query.limit(limit))
+    except Exception:  # noqa: BLE001 - the row count is still worth reporting
+        return ""
+    rows = [", ".join(f"{column} {value}" for column, value in row.items()) for row in frame.to_dict("records")]
+    return ": " + " | ".join(rows) if rows else ""
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def explain(error: BaseException) -> str | None:
+    """One line for an anticipated error, or None for a bug (which keeps its traceback)."""
+    import duckdb
+
+    if isinstance(error, (BuildFailedError, MissingInEnvironment)):
+        return str(error)
+    for cause in _chain(error):
+        if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable
+            return str(cause)
+        locked = re.search(r'Could not set lock on file "(.*?)".*?\(PID (\d+)\)', str(cause))
+        if isinstance(cause, duckdb.IOException) and locked:
+            return (
+                f"the warehouse {locked[1]} is in use by another process (PID {locked[2]}, e.g. `sqlmesh ui`):"
+                " stop it and run this again, plan from the UI's Plan page instead, or set TRIAL_WAREHOUSE_PATH"
+                " to another warehouse file"
+            )
+    from sqlmesh.utils.errors import SQLMeshError
+
+    if isinstance(error, SQLMeshError):  # SQLMesh's own message for a user error (config, plan, ...)
+        return first_line(error)
+    return None
+
+
+def _chain(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmesh import Context
 
-from trial_activation.project import mart_table, percent
+from trial_activation.project import environment_table, percent, require_environment
 
 
 @dataclass
@@ -50,11 +50,8 @@ def compare_environments(
 ) -> EnvironmentComparison:
     """Compare the marts of two environments; `sample` organization ids are listed per direction."""
     for environment in (source, target):
-        if context.state_reader.get_environment(environment) is None:
-            raise ValueError(
-                f"environment '{environment}' does not exist: build it first (`sqlmesh plan {environment}`)"
-            )
-    activation = {env: mart_table("marts.trial_activation", env) for env in (source, target)}
+        require_environment(context, environment)
+    activation = {env: environment_table(context, "marts.trial_activation", env) for env in (source, target)}
     # Only the activated rows of each side: rows only in the source lost activation, rows only in
     # the target gained it. The diff runs in the engine; only the counts and samples come back.
     with _quiet_sql_log():
@@ -102,13 +99,15 @@ def _quiet_sql_log():
 def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
     frames = []
     for env in (source, target):
-        goals = mart_table("marts.trial_goals", env)
-        thresholds = mart_table("intermediate.goal_thresholds", env)
+        goals = environment_table(context, "marts.trial_goals", env)
+        thresholds = environment_table(context, "intermediate.goal_thresholds", env)
         frame = context.fetchdf(
             f"""
             SELECT
               t.goal_id,
               t.threshold,
+              t.percentile_value,
+              t.threshold_floor,
               CASE
                 WHEN t.goal_kind = 'steadiness' THEN CAST(t.baseline_ratio AS TEXT) || ' x baseline'
                 WHEN t.fixed_threshold IS NOT NULL THEN 'fixed'
@@ -119,7 +118,8 @@ def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame
             FROM {thresholds} AS t
             LEFT JOIN {goals} AS g
               ON t.goal_id = g.goal_id
-            GROUP BY t.goal_id, t.threshold, t.goal_kind, t.baseline_ratio, t.fixed_threshold, t.threshold_percentile
+            GROUP BY t.goal_id, t.threshold, t.percentile_value, t.threshold_floor, t.goal_kind, t.baseline_ratio,
+              t.fixed_threshold, t.threshold_percentile
             """
         )
         frame["completion_rate"] = frame.completed / frame.organizations.where(frame.organizations > 0)
@@ -134,7 +134,7 @@ CONVERSION_FIGURES = ["organizations", "completed", "lift", "rate_difference", "
 def _conversion_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
     frames = []
     for env in (source, target):
-        table = mart_table("marts.goal_conversion", env)
+        table = environment_table(context, "marts.goal_conversion", env)
         if context.engine_adapter.table_exists(table):
             frame = context.fetchdf(
                 f"SELECT goal_id, goal_order, {', '.join(CONVERSION_FIGURES)} FROM {table}"
@@ -166,8 +166,11 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
     lines.append(f"  {'goal':<24} {'threshold (' + arrow + ')':<36} completed by ({arrow})")
     for row in c.goals.itertuples():
         threshold = " -> ".join(
-            _threshold(rule, value)
-            for rule, value in ((row.rule_source, row.threshold_source), (row.rule_target, row.threshold_target))
+            _threshold(rule, value, percentile, floor)
+            for rule, value, percentile, floor in (
+                (row.rule_source, row.threshold_source, row.percentile_value_source, row.threshold_floor_source),
+                (row.rule_target, row.threshold_target, row.percentile_value_target, row.threshold_floor_target),
+            )
         )
         completed = " -> ".join(
             _completed(count, rate)
@@ -215,10 +218,16 @@ def _difference(difference, low, high, organizations) -> str:
     return f"{100 * difference:+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
-def _threshold(rule, threshold) -> str:
+def _threshold(rule, threshold, percentile=None, floor=None) -> str:
+    """`p75: 9.25`; `p75 = 0, floor 1` when the floor, not the percentile, is the threshold."""
     if not isinstance(rule, str):
         return "(no goal)"
-    return rule if pd.isna(threshold) else f"{rule.removesuffix('.0')}: {threshold:g}"
+    if pd.isna(threshold):
+        return rule
+    rule = rule.removesuffix(".0")
+    if not pd.isna(percentile) and not pd.isna(floor) and percentile < threshold:
+        return f"{rule} = {percentile:g}, floor {floor:g}"
+    return f"{rule}: {threshold:g}"
 
 
 def _completed(completed, rate) -> str:

@@ -436,8 +436,8 @@ def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events
     return stats
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m trial_activation.generate", description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m trial_activation.generate") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--orgs", type=int, help="number of organisations")
     size.add_argument("--events", type=int, help="approximate total rows incl. duplicates (sets --orgs)")

@@ -27,17 +27,39 @@ def open_context(
     """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
 
     Both default to the environment (TRIAL_EVENTS_PATH, TRIAL_WAREHOUSE_PATH), then to the sample and
-    a warehouse file under the project. Paths are made absolute, so the caller's cwd does not matter.
+    a warehouse file under the project. A relative path in either variable is relative to the
+    project root, whatever the working directory (as in config.yaml); a path given as an argument
+    (the CLI's --events / --warehouse) is relative to the working directory, like any command-line
+    path. A relative TRIAL_EVENTS_PATH is left relative: it is part of the models' fingerprint, which
+    must not depend on where the checkout is.
     """
     project = Path(project).resolve()
     if events_path is not None:
         os.environ["TRIAL_EVENTS_PATH"] = str(Path(events_path).resolve())
-    warehouse = Path(
-        warehouse_path or os.environ.get("TRIAL_WAREHOUSE_PATH") or project / "warehouse" / "trial_activation.duckdb"
-    ).resolve()
+    if warehouse_path is not None:
+        warehouse = Path(warehouse_path).resolve()
+    else:
+        warehouse = project / (os.environ.get("TRIAL_WAREHOUSE_PATH") or "warehouse/trial_activation.duckdb")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     os.environ["TRIAL_WAREHOUSE_PATH"] = str(warehouse)
     return Context(paths=str(project), gateway=gateway)
+
+
+def require_environment(context: Context, environment: str) -> None:
+    environment_state(context, environment)  # raises MissingInEnvironment
+
+
+def input_report(context: Context, environment: str = "prod") -> str:
+    """Which raw file(s) the environment's raw.trial_events reads, and how many raw rows each holds."""
+    files = context.fetchdf(
+        f"SELECT source_file, COUNT(*) AS raw_rows FROM {environment_table(context, 'raw.trial_events', environment)}"
+        " GROUP BY source_file ORDER BY source_file"
+    )
+    total = int(files.raw_rows.sum())
+    if len(files) == 1:
+        return f"Input ({environment}): {total:,} raw rows from {files.source_file[0]}"
+    listed = ", ".join(f"{row.source_file} ({int(row.raw_rows):,})" for row in files.itertuples())
+    return f"Input ({environment}): {total:,} raw rows from {len(files)} files: {listed}"
 
 
 def build(context: Context, environment: str = "prod", **plan_options):
@@ -57,12 +79,6 @@ def copy_project(destination: Path | str) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     return destination
-
-
-def mart_table(model: str, environment: str = "prod") -> str:
-    """The table name a reader queries for `model` in `environment` (dev views live in schema__env)."""
-    schema, name = model.split(".")
-    return f"{schema}.{name}" if environment == "prod" else f"{schema}__{environment}.{name}"
 
 
 class MissingInEnvironment(ValueError):

@@ -1,6 +1,9 @@
 /* Trial Activation: which trialists completed every trial goal, and when. One row per
    organization, for every organization in intermediate.trial_organizations. An organization is
-   activated when it completed all goals; activated_at is when its last goal was completed. */
+   activated when it completed all goals; activated_at is when its last goal was completed.
+   activation_score averages completion_pct in exact decimal arithmetic, to 6 decimals (a millionth
+   of a percent): an AVG of doubles depends on the order the engine happens to sum them in, and the
+   same input must give the same mart, bit for bit. */
 MODEL (
   name marts.trial_activation,
   kind FULL,
@@ -37,7 +40,7 @@ WITH goal_summary AS (
     COUNT(*) FILTER(WHERE
       is_completed) AS goals_completed,
     MAX(completed_at) AS last_completed_at,
-    AVG(completion_pct) AS activation_score
+    ROUND(AVG(completion_pct::DECIMAL(18, 6)), 6)::DOUBLE AS activation_score
   FROM marts.trial_goals
   GROUP BY
     organization_id
@@ -72,5 +75,5 @@ SELECT
   is_activated, /* completed every goal: trial activation */
   CASE WHEN is_activated THEN last_completed_at END AS activated_at, /* when the last goal was completed; NULL when not activated */
   CASE WHEN is_activated THEN @trial_day(trial_start, last_completed_at) END AS days_to_activation, /* whole days from trial_start to activated_at; NULL when not activated */
-  activation_score /* mean completion_pct over the goals, 0-100 */
+  activation_score /* mean completion_pct over the goals, 0-100, to 6 decimals (exact: the same input always gives the same score) */
 FROM activation

@@ -13,7 +13,8 @@ MODEL (
     converted TEXT,
     converted_at TEXT,
     trial_start TEXT,
-    trial_end TEXT
+    trial_end TEXT,
+    source_file TEXT
   ),
   ignored_rules (
     ambiguousorinvalidcolumn /* the file's columns are unknown to SQLMesh until DuckDB reads it; @trial_events_source() checks every file's header first, with an error naming the file */
@@ -30,5 +31,6 @@ SELECT
   converted, /* whether the organization became a paying customer (True/TRUE/true/...) */
   converted_at, /* when it converted; empty when it did not */
   trial_start, /* start of the organization's trial */
-  trial_end /* end of the organization's trial */
+  trial_end, /* end of the organization's trial */
+  filename AS source_file /* the file the row was read from */
 FROM @trial_events_source()

@@ -11,8 +11,8 @@ MODEL (
 
 WITH typed AS (
   SELECT
-    NULLIF(TRIM(organization_id::TEXT), '') AS organization_id,
-    NULLIF(TRIM(activity_name::TEXT), '') AS activity_name,
+    @parse_text(organization_id) AS organization_id,
+    @parse_text(activity_name) AS activity_name,
     @parse_timestamp("timestamp") AS event_at,
     @parse_boolean(converted) AS converted,
     @parse_timestamp(converted_at) AS converted_at,
@@ -26,9 +26,9 @@ WITH typed AS (
   FROM raw.trial_events
 )
 SELECT
-  organization_id, /* the trialist organization; NULL when empty */
-  activity_name, /* product event name; NULL when empty */
-  event_at, /* when the event happened; NULL when the raw value does not parse */
+  organization_id, /* the trialist organization; NULL when empty or spelled NULL */
+  activity_name, /* product event name; NULL when empty or spelled NULL */
+  event_at, /* when the event happened, in UTC; NULL when the raw value does not parse */
   converted, /* parsed CONVERTED; NULL when the spelling is not a boolean */
   converted_at, /* parsed CONVERTED_AT; NULL when empty or unparseable */
   trial_start, /* parsed TRIAL_START */
@@ -45,13 +45,15 @@ SELECT
     THEN 'missing_activity_name'
     WHEN event_at IS NULL
     THEN 'unparseable_timestamp'
+    WHEN event_at >= @future_events_from()
+    THEN 'event_in_future' /* not a late row: a corrupt timestamp (see future_event_margin_days) */
     WHEN trial_start IS NULL
     THEN 'unparseable_trial_start'
     WHEN trial_end IS NULL
     THEN 'unparseable_trial_end'
     WHEN converted IS NULL
     THEN 'unparseable_converted'
-    WHEN converted_at IS NULL AND NOT NULLIF(TRIM(raw_converted_at), '') IS NULL
+    WHEN converted_at IS NULL AND NOT @parse_text(raw_converted_at) IS NULL
     THEN 'unparseable_converted_at'
     WHEN trial_end < trial_start
     THEN 'trial_end_before_trial_start'

@@ -16,7 +16,7 @@ from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
 
-from trial_activation.project import PROJECT_ROOT, build, copy_project, mart_table, open_context
+from trial_activation.project import PROJECT_ROOT, build, copy_project, environment_table, open_context
 
 SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
 REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
@@ -63,7 +63,7 @@ def physical_tables(context: Context, environment: str) -> dict[str, str]:
 def read_marts(context: Context, environment: str) -> dict[str, pd.DataFrame]:
     """Every row of both marts in `environment`, sorted by grain."""
     return {
-        model: context.fetchdf(f"SELECT * FROM {mart_table(model, environment)}")
+        model: context.fetchdf(f"SELECT * FROM {environment_table(context, model, environment)}")
         .sort_values(MART_KEYS[model])
         .reset_index(drop=True)
         for model in MARTS

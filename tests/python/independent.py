@@ -5,10 +5,11 @@ and never reads the project's models or warehouse: plain DuckDB only types, vali
 deduplicates the raw rows (so that timestamp parsing is DuckDB's own, as in the project), and
 pandas/numpy compute everything else straight from the rules in docs/goals.md:
 
-- a raw row is used when every column parses, trial_end >= trial_start, converted agrees with
+- a raw row is used when every column parses (ids blank or spelled NULL are missing; times are UTC
+  instants, offsets applied, and finite), trial_end >= trial_start, converted agrees with
   converted_at, and the event is within `far_outside_trial_days` of the trial (the rest are
   quarantined); exact duplicates (all seven typed columns equal) count once; events before
-  `start` (TRIAL_EVENTS_START) are not loaded;
+  `start` (TRIAL_EVENTS_START) are not loaded, nor those after today + 1 + future_event_margin_days;
 - trial_day = floor(seconds since the row's trial_start / 86400); only in-trial events
   (trial_start <= event_at <= trial_end) count toward goals;
 - an organization's trial_start is its earliest, trial_end its latest, converted = any row
@@ -25,7 +26,7 @@ pandas/numpy compute everything else straight from the rules in docs/goals.md:
   window's start when ceil(threshold) <= 0);
 - is_activated = every goal completed; activated_at = the last completed_at;
   days_to_activation = floor(seconds from trial_start to activated_at / 86400);
-  activation_score = mean completion_pct.
+  activation_score = mean completion_pct (each to 6 decimals), rounded to 6 decimals.
 
     goals = read_goals("seeds/activation_goals.csv")
     goals_df, activation_df = expected_marts("data/sample/trial_events.csv.gz", goals)
@@ -76,7 +77,9 @@ def read_goals(path: Path | str) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def load_events(raw_path: Path | str, *, start: str = "2024-01-01", far_outside_trial_days: int = 90) -> pd.DataFrame:
+def load_events(
+    raw_path: Path | str, *, start: str = "2024-01-01", far_outside_trial_days: int = 90, future_event_margin_days: int = 1
+) -> pd.DataFrame:
     """The valid, deduplicated events of the raw file, typed, with trial_day and is_in_trial."""
     raw_path = str(raw_path)
     reader = (
@@ -85,6 +88,14 @@ def load_events(raw_path: Path | str, *, start: str = "2024-01-01", far_outside_
         else f"READ_CSV('{raw_path}', header = TRUE, all_varchar = TRUE)"
     )
 
+    def text(column: str) -> str:  # blank or spelled NULL is missing
+        trimmed = f"TRIM(CAST({column} AS VARCHAR))"
+        return f"CASE WHEN LOWER({trimmed}) IN ('', 'null') THEN NULL ELSE {trimmed} END"
+
+    def timestamp(column: str) -> str:  # the UTC instant (offsets applied), finite
+        parsed = f"TRY_CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        return f"CASE WHEN ISFINITE({parsed}) THEN {parsed} END"
+
     def boolean(column: str) -> str:
         text = f"LOWER(TRIM(CAST({column} AS VARCHAR)))"
         return f"CASE WHEN {text} IN {TRUE_SPELLINGS} THEN TRUE WHEN {text} IN {FALSE_SPELLINGS} THEN FALSE END"
@@ -92,14 +103,14 @@ def load_events(raw_path: Path | str, *, start: str = "2024-01-01", far_outside_
     query = f"""
         WITH typed AS (
           SELECT
-            NULLIF(TRIM(CAST(organization_id AS VARCHAR)), '') AS organization_id,
-            NULLIF(TRIM(CAST(activity_name AS VARCHAR)), '') AS activity_name,
-            TRY_CAST("timestamp" AS TIMESTAMP) AS event_at,
+            {text('organization_id')} AS organization_id,
+            {text('activity_name')} AS activity_name,
+            {timestamp('"timestamp"')} AS event_at,
             {boolean('converted')} AS converted,
-            TRY_CAST(converted_at AS TIMESTAMP) AS converted_at,
-            NULLIF(TRIM(CAST(converted_at AS VARCHAR)), '') AS raw_converted_at,
-            TRY_CAST(trial_start AS TIMESTAMP) AS trial_start,
-            TRY_CAST(trial_end AS TIMESTAMP) AS trial_end
+            {timestamp('converted_at')} AS converted_at,
+            {text('converted_at')} AS raw_converted_at,
+            {timestamp('trial_start')} AS trial_start,
+            {timestamp('trial_end')} AS trial_end
           FROM {reader}
         )
         SELECT DISTINCT organization_id, activity_name, event_at, trial_start, trial_end, converted, converted_at
@@ -117,8 +128,10 @@ def load_events(raw_path: Path | str, *, start: str = "2024-01-01", far_outside_
           AND event_at >= trial_start - INTERVAL ({int(far_outside_trial_days)}) DAY
           AND event_at <= trial_end + INTERVAL ({int(far_outside_trial_days)}) DAY
           AND event_at >= TIMESTAMP '{start}'
+          AND event_at < CAST(CURRENT_DATE AS TIMESTAMP) + INTERVAL ({1 + int(future_event_margin_days)}) DAY
     """
     with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
         # Column names of real exports are upper case; DuckDB matches them case-insensitively.
         events = connection.execute(query).df()
     seconds = (events.event_at - events.trial_start).dt.total_seconds()
@@ -217,7 +230,8 @@ def expected_marts(
     activation["activated_at"] = by_org.completed_at.max().where(activation.is_activated)
     seconds = (activation.activated_at - activation.trial_start).dt.total_seconds()
     activation["days_to_activation"] = np.floor(seconds / SECONDS_PER_DAY).astype("Int64")
-    activation["activation_score"] = by_org.completion_pct.mean()
+    # The mart averages completion_pct to 6 decimals in exact decimal arithmetic and rounds to 6 decimals.
+    activation["activation_score"] = by_org.completion_pct.apply(lambda pct: round(float(pct.round(6).mean()), 6))
     activation_df = activation.reset_index()[ACTIVATION_COLUMNS].sort_values("organization_id").reset_index(drop=True)
     return goals_df, activation_df
 

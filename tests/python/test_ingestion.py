@@ -15,6 +15,11 @@ each class; file-level errors fail before building anything and each get their o
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import subprocess
+import sys
+import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -93,7 +98,56 @@ def _write_bytes(content: bytes):
     return write
 
 
+def _gzip_cut_at_a_flush_point(path: Path) -> Path:
+    """A gzipped CSV whose transfer stopped after a flush: every byte before the cut decompresses,
+    the gzip trailer (CRC and length) is missing."""
+    text = "\n".join([HEADER, *(",".join(event(at=f"2024-02-0{day} 10:00:00")) for day in range(2, 8))]) + "\n"
+    compressor = zlib.compressobj(wbits=31)
+    path.write_bytes(compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH))
+    return path
+
+
+def _gzip_with_bad_crc(path: Path) -> Path:
+    data = bytearray(gzip.compress(("\n".join([HEADER, ",".join(event())]) + "\n").encode()))
+    data[-8] ^= 0xFF  # the CRC-32 of the trailer
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _parquet_with(path: Path, column: str, values) -> Path:
+    columns = {name.lower(): [value] for name, value in zip(COLUMNS, event())}
+    columns[column] = values
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
 FILE_ERRORS = {
+    "gzip_cut_short": ("cut.csv.gz", _gzip_cut_at_a_flush_point, "the compressed file is truncated or corrupt"),
+    "gzip_bad_crc": ("crc.csv.gz", _gzip_with_bad_crc, "the compressed file is truncated or corrupt"),
+    # The last row cut in its last field: no line break after it.
+    "csv_last_row_cut": (
+        "cut.csv",
+        _write_bytes((HEADER + "\n" + ",".join(event()) + "\n" + ",".join(event())[:-9]).encode()),
+        "the last row has no line break after it",
+    ),
+    "header_only": ("header.csv", lambda path: write_csv(path, []), "no rows"),
+    "header_only_parquet": ("header.parquet", lambda path: pq.write_table(
+        pa.table({name.lower(): pa.array([], pa.string()) for name in COLUMNS}), path) or path, "no rows"),
+    "cr_only_line_endings": (
+        "mac.csv",
+        _write_bytes(("\r".join([HEADER, ",".join(event()), ",".join(CONVERTED)]) + "\r").encode()),
+        "lines end with a carriage return only",
+    ),
+    "parquet_integer_time": (
+        "int_time.parquet",
+        lambda path: _parquet_with(path, "timestamp", [1706868000]),
+        "column timestamp has Parquet type int64; expected timestamps or text",
+    ),
+    "parquet_struct_time": (
+        "struct_time.parquet",
+        lambda path: _parquet_with(path, "trial_end", [{"date": "2024-03-02", "time": "09:00:00"}]),
+        "column trial_end has Parquet type struct",
+    ),
     # case: (file name, writer, problem the message must state)
     "missing_file": ("absent.csv", lambda path: path, "file not found"),
     "empty_file": ("empty.csv", _write_bytes(b""), "the file is empty"),
@@ -426,10 +480,207 @@ def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     start = now - timedelta(days=2)
     today = event(org="org_live", at=f"{now}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
-    context = make_context(events_path=write_csv(tmp_path / "events.csv", [event(), CONVERTED, today]))
+    # Within future_event_margin_days (1) of the end of today: an exporting clock ahead, still pending.
+    tomorrow = (now + timedelta(days=1)).replace(hour=23, minute=0, second=0)
+    ahead = event(org="org_live", at=f"{tomorrow}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
+    context = make_context(events_path=write_csv(tmp_path / "events.csv", [event(), CONVERTED, today, ahead]))
     build(context, skip_tests=True)
 
-    assert raw_rows_accounted(context) == (3, 2, 0)
+    assert raw_rows_accounted(context) == (4, 2, 0)
     loaded_days = dict(start="2024-01-01", models=["staging.trial_events_quarantine_dated"])
     assert context.audit(end=(now.date() - timedelta(days=1)).isoformat(), **loaded_days)
     assert not context.audit(end=now.date().isoformat(), **loaded_days)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hostile values: one build on one file, each row a value real exports produce by accident.
+
+HOSTILE = {
+    # organization -> (the row, its quarantine reason or None when it is staged)
+    "org_null_text": (event(org="NULL", at="2024-02-03 11:00:00"), "missing_organization_id"),
+    "org_null_lower": (event(org=" null ", at="2024-02-03 12:00:00"), "missing_organization_id"),
+    "org_null_activity": (event(org="org_null_activity", activity="null"), "missing_activity_name"),
+    "org_year_2999": (event(org="org_year_2999", at="2999-01-01 00:00:00"), "event_in_future"),
+    "org_year_10000": (event(org="org_year_10000", at="10000-01-01 00:00:00"), "event_in_future"),
+    "org_next_month": (
+        event(org="org_next_month", at=f"{datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=30):%Y-%m-%d %H:%M:%S}"),
+        "event_in_future",
+    ),
+    "org_infinite_event": (event(org="org_infinite_event", at="infinity"), "unparseable_timestamp"),
+    "org_infinite_end": (event(org="org_infinite_end", trial_end="infinity"), "unparseable_trial_end"),
+    "org_infinite_start": (event(org="org_infinite_start", trial_start="-infinity"), "unparseable_trial_start"),
+    # With UTC offsets: 12:30+02:00 is 10:30 UTC; the trial bounds are the same instants as TRIAL_START/END.
+    "org_offset": (
+        event(org="org_offset", at="2024-02-02 12:30:00+02:00", trial_start="2024-02-01 04:00:00-05:00",
+              trial_end="2024-03-02T09:00:00Z"),
+        None,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile_build")
+    rows = [event(), CONVERTED, *(row for row, _ in HOSTILE.values())]
+    path = write_csv(root / "events.csv", rows)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH"):
+            patch.setenv(name, "")
+        context = open_context(copy_project(root / "project"), events_path=path, warehouse_path=root / "w.duckdb")
+        build(context, skip_tests=True)
+    return context, len(rows)
+
+
+def test_hostile_values_are_quarantined_with_a_reason_or_read_as_the_instant_they_denote(hostile_build):
+    context, raw_rows = hostile_build
+    quarantined = context.fetchdf(
+        "SELECT raw_timestamp, raw_trial_start, raw_trial_end, quarantine_reason FROM staging.trial_events_quarantine"
+    )
+    got = {
+        (row.raw_timestamp, row.raw_trial_start, row.raw_trial_end): row.quarantine_reason
+        for row in quarantined.itertuples()
+    }
+    expected = {(row[2], row[5], row[6]): reason for row, reason in HOSTILE.values() if reason}
+    assert got == expected
+    staged_ids = set(context.fetchdf("SELECT DISTINCT organization_id FROM staging.trial_events").organization_id)
+    assert staged_ids == {"org_good", "org_converted", "org_offset"}
+    assert not {"NULL", "null"} & set(context.fetchdf("SELECT organization_id FROM marts.trial_activation").organization_id)
+    # Nothing is pending: every raw row is staged or quarantined, the far-future ones included.
+    assert raw_rows_accounted(context) == (raw_rows, raw_rows - len(expected), len(expected))
+
+
+def test_utc_offsets_are_read_as_instants(hostile_build):
+    context, _ = hostile_build
+    row = context.fetchdf(
+        "SELECT CAST(event_at AS TEXT) AS event_at, CAST(trial_start AS TEXT) AS trial_start,"
+        " CAST(trial_end AS TEXT) AS trial_end, trial_day FROM staging.trial_events WHERE organization_id = 'org_offset'"
+    ).iloc[0]
+    assert (row.event_at, row.trial_start, row.trial_end, int(row.trial_day)) == (
+        "2024-02-02 10:30:00",
+        "2024-02-01 09:00:00",
+        "2024-03-02 09:00:00",
+        1,
+    )
+
+
+def test_parquet_with_time_zone_aware_timestamps_is_read_in_utc_whatever_the_process_time_zone(tmp_path):
+    """The same instants under TZ=America/New_York and TZ=Asia/Tokyo: the connection is pinned to UTC.
+    Each build runs in its own process, since the time zone is read when the process starts."""
+    utc = pa.timestamp("us", tz="UTC")
+    rows = [event(), CONVERTED]
+    columns = {name.lower(): [row[i] or None for row in rows] for i, name in enumerate(COLUMNS)}
+    table = pa.table(columns)
+    for name in ("timestamp", "trial_start", "trial_end", "converted_at"):
+        values = [datetime.fromisoformat(v).replace(tzinfo=timezone.utc) if v else None for v in columns[name]]
+        table = table.set_column(table.column_names.index(name), name, pa.array(values, utc))
+    path = tmp_path / "events_tz.parquet"
+    pq.write_table(table, path)
+    script = (
+        "import json, sys\n"
+        "from trial_activation.project import build, copy_project, open_context\n"
+        "context = open_context(copy_project(sys.argv[1]), events_path=sys.argv[2], warehouse_path=sys.argv[3])\n"
+        "build(context, skip_tests=True)\n"
+        "rows = context.fetchdf('SELECT organization_id, CAST(event_at AS TEXT) AS event_at, trial_day"
+        " FROM staging.trial_events ORDER BY 1').values.tolist()\n"
+        "print(json.dumps([[o, e, int(d)] for o, e, d in rows]))\n"
+    )
+    results = {}
+    for zone in ("America/New_York", "Asia/Tokyo"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / zone.replace("/", "_")), str(path), str(tmp_path / f"{zone[:4]}.duckdb")],
+            env={**os.environ, "TZ": zone},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        results[zone] = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = [["org_converted", "2024-02-05 10:00:00", 4], ["org_good", "2024-02-02 10:00:00", 1]]
+    assert results == {"America/New_York": expected, "Asia/Tokyo": expected}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Which files a path names: the checks and DuckDB's reader read the same ones.
+
+
+def raw_rows_read(context) -> list:
+    """(source_file, organization_id, activity_name) of every row raw.trial_events would read, without a build."""
+    query = context.render("raw.trial_events").sql("duckdb")
+    return sorted(
+        tuple(row)
+        for row in context.engine_adapter.fetchall(
+            f"SELECT source_file, organization_id, activity_name FROM ({query}) AS raw"
+        )
+    )
+
+
+def test_recursive_glob_and_hidden_files_are_checked_and_read_each_with_its_own_header(make_context, tmp_path):
+    """The files checked are the files DuckDB reads: `**` at any depth, hidden files too (DuckDB's glob
+    matches them), each read by its own header's column order, not another file's."""
+    exports = tmp_path / "exports"
+    (exports / "2024" / "02").mkdir(parents=True)
+    top = write_csv(exports / "part-1.csv", [event(org="org_top")])
+    reordered = ",".join(reversed(COLUMNS))
+    nested = write_csv(exports / "2024" / "02" / "part-2.csv", [tuple(reversed(event(org="org_nested")))], reordered)
+    hidden = write_csv(exports / ".part-3.csv", [tuple(reversed(event(org="org_hidden")))], reordered)
+
+    rows = raw_rows_read(make_context(events_path=exports / "**" / "*.csv"))
+
+    assert rows == sorted(
+        (str(file), org, "Scheduling.Shift.Created")
+        for file, org in ((top, "org_top"), (nested, "org_nested"), (hidden, "org_hidden"))
+    )
+
+
+def test_hidden_file_with_a_wrong_header_fails_the_check_by_name(make_context, tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_csv(exports / "part-1.csv", [event()])
+    hidden = write_csv(exports / ".part-2.csv", [event()], HEADER.replace("TIMESTAMP", "EVENT_TIME"))
+
+    with pytest.raises(SQLMeshError, match=f"{hidden}: missing column\\(s\\) timestamp"):
+        build(make_context(events_path=exports / "*.csv"))
+
+
+def test_path_with_glob_characters_naming_an_existing_file_loads_that_file(make_context, tmp_path):
+    literal = write_csv(tmp_path / "events[1].csv", [event(org="org_literal")])
+    write_csv(tmp_path / "events1.csv", [event(org="org_matched_by_the_pattern")])
+
+    assert raw_rows_read(make_context(events_path=literal)) == [
+        (str(literal), "org_literal", "Scheduling.Shift.Created")
+    ]
+
+
+def test_upper_case_extensions_read_like_lower_case(make_context, tmp_path):
+    gzipped = write_csv(tmp_path / "EVENTS.CSV.GZ", [event(org="org_gz")])
+    gzipped.write_bytes(gzip.compress(("\n".join([HEADER, ",".join(event(org="org_gz"))]) + "\n").encode()))
+    parquet = tmp_path / "EVENTS.PARQUET"
+    pq.write_table(pa.table({name.lower(): [value] for name, value in zip(COLUMNS, event(org="org_pq"))}), parquet)
+
+    assert raw_rows_read(make_context(events_path=gzipped)) == [(str(gzipped), "org_gz", "Scheduling.Shift.Created")]
+    assert raw_rows_read(make_context(events_path=parquet)) == [(str(parquet), "org_pq", "Scheduling.Shift.Created")]
+
+
+def test_paths_with_quotes_and_backslashes_load(project_copy, tmp_path, monkeypatch):
+    """config.yaml writes the variables into YAML: a " or \\ in a path must not break it."""
+    odd = tmp_path / 'exports "2024" \\ final'
+    odd.mkdir()
+    path = write_csv(odd / "events.csv", [event(org="org_odd")])
+    monkeypatch.setenv("TRIAL_EVENTS_PATH", str(path))
+    monkeypatch.setenv("TRIAL_WAREHOUSE_PATH", str(odd / 'ware"house\\.duckdb'))
+
+    context = open_context(project_copy)
+
+    assert raw_rows_read(context) == [(str(path), "org_odd", "Scheduling.Shift.Created")]
+    assert context.config.gateways["local"].connection.database == str(odd / 'ware"house\\.duckdb')
+
+
+def test_parquet_type_check_accepts_dictionary_encoded_text(make_context, tmp_path):
+    """A pandas categorical column is stored as a dictionary of strings: text, not a wrong type."""
+    columns = {name.lower(): [value] for name, value in zip(COLUMNS, event(org="org_categorical"))}
+    table = pa.table(columns)
+    table = table.set_column(0, "organization_id", table.column(0).dictionary_encode())
+    path = tmp_path / "categorical.parquet"
+    pq.write_table(table, path)
+
+    assert raw_rows_read(make_context(events_path=path)) == [(str(path), "org_categorical", "Scheduling.Shift.Created")]

@@ -1,0 +1,170 @@
+"""The trial-activation CLI: an anticipated error is one line naming what is wrong and what to do, with
+exit status 1 (the traceback only with --debug); build and summary say which input they used."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import subprocess
+import sys
+
+import pytest
+
+from trial_activation.__main__ import main
+from trial_activation.project import PROJECT_ROOT, build, open_context
+
+from env_helpers import edit_goal
+
+SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_missing_input_file_is_one_line_and_debug_shows_the_traceback(project_copy, tmp_path, capsys):
+    missing = tmp_path / "nowhere.csv"
+    args = ("build", "--project", str(project_copy), "--events", str(missing), "--warehouse", str(tmp_path / "w.duckdb"))
+
+    status, out, err = run_cli(capsys, *args)
+
+    assert status == 1
+    assert err.splitlines() == [f"trial-activation build: {missing}: file not found (TRIAL_EVENTS_PATH)"]
+    with pytest.raises(Exception, match="file not found"):
+        main(["--debug", *args])
+
+
+def test_summary_of_an_environment_that_does_not_exist(project_copy, tmp_path, capsys):
+    status, _, err = run_cli(
+        capsys, "summary", "-e", "nosuchenv", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb")
+    )
+
+    assert status == 1
+    assert len(err.splitlines()) == 1
+    assert err.startswith("trial-activation summary: environment 'nosuchenv' does not exist: build it first")
+
+
+def test_locked_warehouse_says_what_holds_it_and_what_to_do(project_copy, tmp_path, capsys):
+    """Another process holding the warehouse, as `sqlmesh ui` does: the CLI names the file and the PID."""
+    warehouse = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(warehouse)!r}); print('open', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"  # the lock is held from here on
+        status, _, err = run_cli(capsys, "summary", "--project", str(project_copy), "--warehouse", str(warehouse))
+    finally:
+        holder.communicate("", timeout=60)
+
+    assert status == 1
+    assert err.splitlines() == [
+        f"trial-activation summary: the warehouse {warehouse} is in use by another process (PID {holder.pid},"
+        " e.g. `sqlmesh ui`): stop it and run this again, plan from the UI's Plan page instead, or set"
+        " TRIAL_WAREHOUSE_PATH to another warehouse file"
+    ]
+
+
+def test_goal_that_breaks_a_rule_is_named_with_the_rule(project_copy, tmp_path, capsys):
+    edit_goal(project_copy / "seeds" / "activation_goals.csv", "week_2_activity", window_start_day=14)
+
+    status, _, err = run_cli(
+        capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb")
+    )
+
+    assert status == 1
+    assert err.splitlines() == [
+        "trial-activation build: staging.activation_goals: audit valid_goal_definitions failed (1 row: goal_id"
+        " week_2_activity, goal_kind window_count, broken_rule window_start_day is after window_end_day)"
+    ]
+
+
+def test_build_from_a_sub_directory_resolves_both_variables_against_the_project_and_reports_its_input(
+    project_copy, capsys, monkeypatch
+):
+    """Relative TRIAL_EVENTS_PATH and TRIAL_WAREHOUSE_PATH are both relative to the project root, wherever
+    the command runs; build and then summary print the file read and its raw rows."""
+    monkeypatch.chdir(project_copy / "models")
+    monkeypatch.setenv("TRIAL_EVENTS_PATH", "data/sample/trial_events.csv.gz")
+    monkeypatch.setenv("TRIAL_WAREHOUSE_PATH", "warehouse/from_subdir.duckdb")
+    with gzip.open(SAMPLE_LOG, "rt", newline="") as handle:
+        raw_rows = sum(1 for _ in csv.reader(handle)) - 1
+
+    status, out, _ = run_cli(capsys, "build", "--project", str(project_copy))
+    summary_status, summary, _ = run_cli(capsys, "summary", "--project", str(project_copy))
+
+    assert (status, summary_status) == (0, 0)
+    assert (project_copy / "warehouse" / "from_subdir.duckdb").exists()
+    assert not (project_copy / "models" / "warehouse").exists()
+    line = f"Input (prod): {raw_rows:,} raw rows from {project_copy / 'data' / 'sample' / 'trial_events.csv.gz'}"
+    assert out.splitlines()[0] == line
+    assert summary.splitlines()[0] == line
+
+
+def test_generate_help_names_the_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+
+    assert capsys.readouterr().out.startswith("usage: trial-activation generate ")
+
+
+def test_loading_the_project_forks_no_worker_process(tmp_path):
+    """SQLMesh loads models in forked workers unless told not to; a killed build would orphan them.
+    Here any fork fails the build."""
+    script = (
+        "import os, sys\n"
+        "import trial_activation\n"
+        "from trial_activation.project import build, copy_project, open_context\n"
+        "def no_fork(*args, **kwargs):\n"
+        "    raise AssertionError('forked a worker process')\n"
+        "os.fork = no_fork\n"
+        "context = open_context(copy_project(sys.argv[1]), warehouse_path=sys.argv[2])\n"
+        "build(context, skip_tests=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "project"), str(tmp_path / "w.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={key: value for key, value in __import__("os").environ.items() if key != "MAX_FORK_WORKERS"},
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_compare_shows_the_floor_when_it_and_not_the_percentile_is_the_threshold():
+    import pandas as pd
+
+    from trial_activation.compare import EnvironmentComparison, format_comparison
+
+    goal = {"rule": "p75.0", "threshold": 1.0, "percentile_value": 0.0, "threshold_floor": 1.0, "completed": 2,
+            "organizations": 10, "completion_rate": 0.2}
+    other = {**goal, "rule": "p60.0", "threshold": 9.0, "percentile_value": 9.0}
+    goals = pd.DataFrame(
+        [{"goal_id": "week_2_activity", **{f"{k}_source": v for k, v in goal.items()},
+          **{f"{k}_target": v for k, v in other.items()}}]
+    )
+    comparison = EnvironmentComparison("prod", "dev", (10, 10), (1, 1), 0, 0, goals=goals)
+
+    line = format_comparison(comparison).splitlines()[-1]
+
+    assert line.split()[:8] == ["week_2_activity", "p75", "=", "0,", "floor", "1", "->", "p60:"]
+
+
+def test_row_with_a_wrong_field_count_names_the_file_and_line(project_copy, tmp_path, capsys):
+    header = "ORGANIZATION_ID,ACTIVITY_NAME,TIMESTAMP,CONVERTED,CONVERTED_AT,TRIAL_START,TRIAL_END"
+    good = "org_a,Scheduling.Shift.Created,2024-02-02 10:00:00,False,,2024-02-01 09:00:00,2024-03-02 09:00:00"
+    events = tmp_path / "ragged.csv"
+    events.write_text("\n".join([header, good, good.replace(",False,", ",False")]) + "\n")
+
+    status, _, err = run_cli(
+        capsys, "build", "--project", str(project_copy), "--events", str(events), "--warehouse", str(tmp_path / "w.duckdb")
+    )
+
+    assert status == 1
+    assert len(err.splitlines()) == 1
+    assert "CSV Error on Line: 3" in err and f"(file {events})" in err
