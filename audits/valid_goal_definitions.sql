@@ -38,7 +38,8 @@ WITH repeated_goal_orders AS (
         fixed_threshold IS NULL
       )
       THEN 'a window_count or active_days goal needs exactly one of threshold_percentile and fixed_threshold'
-      WHEN goal_kind IN ('window_count', 'active_days') AND NOT threshold_percentile BETWEEN 0 AND 100
+      WHEN goal_kind IN ('window_count', 'active_days')
+      AND NOT threshold_percentile BETWEEN 0 AND 100
       THEN 'threshold_percentile is not between 0 and 100'
       WHEN goal_kind IN ('window_count', 'active_days') AND NOT baseline_ratio IS NULL
       THEN 'a window_count or active_days goal takes no baseline_ratio'
