@@ -22,6 +22,7 @@ FROM READ_CSV(
   header = TRUE,
   columns = {
     'goal_id': 'TEXT',
+    'goal_order': 'INT',
     'goal_name': 'TEXT',
     'description': 'TEXT',
     'goal_kind': 'TEXT',
@@ -212,7 +213,7 @@ WITH organizations AS (
     COUNT(*) AS goals_total,
     COUNT(*) FILTER (WHERE is_completed) AS goals_completed,
     MAX(completed_at) AS last_completed_at,
-    AVG(completion_pct) AS activation_score
+    ROUND(AVG(completion_pct::DECIMAL(18, 6)), 6)::DOUBLE AS activation_score /* the marts' exact rule */
   FROM trial_goals
   GROUP BY
     organization_id

@@ -11,7 +11,12 @@ project built from another process would serialize it differently and see its mo
 
 from __future__ import annotations
 
+import sqlglot
+from sqlglot import exp
 from sqlmesh.utils.errors import SQLMeshError
+
+# Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
+IBIS_COMPILERS = {"spark": "pyspark"}
 
 
 def engine_dialect(evaluator) -> str:
@@ -25,3 +30,20 @@ def engine_dialect(evaluator) -> str:
         return evaluator.engine_adapter.dialect
     except SQLMeshError:
         return evaluator.dialect
+
+
+def ibis_sql(evaluator, expression) -> exp.Expression:
+    """An Ibis expression as the SQL of the engine that will run it, for a Python model with is_sql=True.
+
+    Compiled by Ibis for that engine and parsed back in its dialect, so that what SQLMesh writes out is
+    Ibis's own SQL for the engine (SQLMesh's transpilation of another dialect's functions is not
+    enough). While the project loads there is no engine: the model's dialect, DuckDB's, which only
+    serves to find the dependencies.
+    """
+    import ibis
+
+    dialect = engine_dialect(evaluator)
+    compiler = IBIS_COMPILERS.get(dialect, dialect)
+    if compiler == "pyspark":
+        ibis.pyspark  # loading the backend registers the options its compiler reads
+    return sqlglot.parse_one(ibis.to_sql(expression, dialect=compiler), dialect=dialect)

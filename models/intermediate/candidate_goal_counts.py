@@ -19,16 +19,13 @@ converted organizations.
 """
 
 import ibis
-import sqlglot
 from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.engine import engine_dialect
+from trial_activation.engine import ibis_sql
 from trial_activation.thresholds import continuous_percentile
 
-# Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
-IBIS_COMPILERS = {"spark": "pyspark"}
 # Patterns of the grid that are expanded from the activities in the data rather than used as written.
 EACH_ACTIVITY, EACH_FAMILY = "each_activity", "each_family"
 SEPARATOR = "|"  # of the parts of candidate_id
@@ -85,13 +82,7 @@ COLUMNS = {
     ],
 )
 def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
-    # As in intermediate.goal_thresholds: Ibis's own SQL for the engine that runs it.
-    dialect = engine_dialect(evaluator)
-    compiler = IBIS_COMPILERS.get(dialect, dialect)
-    if compiler == "pyspark":
-        ibis.pyspark  # loading the backend registers the options its compiler reads
-    sql = ibis.to_sql(candidate_goal_counts(), dialect=compiler)
-    return sqlglot.parse_one(sql, dialect=dialect)
+    return ibis_sql(evaluator, candidate_goal_counts())
 
 
 def candidate_goal_counts() -> ibis.Table:

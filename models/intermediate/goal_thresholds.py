@@ -10,16 +10,13 @@ organizations' metric values, inactive ones counting 0.
 """
 
 import ibis
-import sqlglot
 from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.engine import engine_dialect
+from trial_activation.engine import ibis_sql
 from trial_activation.thresholds import continuous_percentile
 
-# Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
-IBIS_COMPILERS = {"spark": "pyspark"}
 
 COLUMNS = {
     "goal_id": "TEXT",
@@ -59,16 +56,7 @@ COLUMNS = {
     ],
 )
 def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
-    # Compiled by Ibis for the engine that runs it, and parsed back in that same dialect, so that what
-    # SQLMesh writes out for the engine is Ibis's own SQL for it (SQLMesh's transpilation of another
-    # dialect's functions is not enough). While the project loads there is no engine: DuckDB's, the
-    # model's dialect, which only serves to find the dependencies.
-    dialect = engine_dialect(evaluator)
-    compiler = IBIS_COMPILERS.get(dialect, dialect)
-    if compiler == "pyspark":
-        ibis.pyspark  # loading the backend registers the options its compiler reads
-    sql = ibis.to_sql(goal_thresholds(), dialect=compiler)
-    return sqlglot.parse_one(sql, dialect=dialect)
+    return ibis_sql(evaluator, goal_thresholds())
 
 
 def goal_thresholds() -> ibis.Table:
