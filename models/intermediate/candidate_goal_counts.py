@@ -52,9 +52,6 @@ COLUMNS = {
     "intermediate.candidate_goal_counts",
     is_sql=True,
     kind="FULL",
-    # A search over hundreds of candidates, the costliest model per run: refreshed weekly, not with
-    # every daily load (a plan, e.g. of a dev experiment, still builds it when its inputs change).
-    cron="@weekly",
     grain="candidate_id",
     columns=COLUMNS,
     description=(

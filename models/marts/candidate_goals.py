@@ -81,9 +81,6 @@ COLUMNS = {
 @model(
     "marts.candidate_goals",
     kind="FULL",
-    # A search over hundreds of candidates, the costliest model per run: refreshed weekly, not with
-    # every daily load (a plan, e.g. of a dev experiment, still builds it when its inputs change).
-    cron="@weekly",
     grain=["candidate_id"],
     depends_on=[COUNTS, GOALS],
     columns=COLUMNS,
