@@ -6,9 +6,9 @@ AUDIT (
    Returns a row when they do not. */
 WITH cohorts AS (
   SELECT
-    SUM(organizations) AS organizations,
-    SUM(activated) AS activated,
-    SUM(converted) AS converted
+    COALESCE(SUM(organizations), 0) AS organizations, /* 0, not NULL, when no cohort: NULL would compare as passing */
+    COALESCE(SUM(activated), 0) AS activated,
+    COALESCE(SUM(converted), 0) AS converted
   FROM @this_model
 ), totals AS (
   SELECT

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "export", help="write every mart of an environment to CSV or Parquet files, with a manifest.json"
     )
     export_cmd.add_argument("--format", choices=("csv", "parquet"), required=True, dest="file_format")
-    export_cmd.add_argument("--out", required=True, help="folder the files are written to (replaced atomically)")
+    export_cmd.add_argument("--out", required=True, help="folder the files are written to (each file replaced atomically, the manifest last)")
     report_cmd = commands.add_parser(
         "report", help="write the product team's report: one self-contained HTML file (charts inline, no network)"
     )
@@ -192,8 +192,14 @@ def explain(error: BaseException) -> str | None:
     from sqlmesh.utils.errors import SQLMeshError
 
     if isinstance(error, SQLMeshError):  # SQLMesh's own message for a user error (config, plan, ...)
-        return first_line(error)
+        return one_line(error)
     return None
+
+
+def one_line(error: BaseException) -> str:
+    """The whole message on one line: SQLMesh's loader puts the cause on the lines after its heading
+    ("Failed to load model from file '...':" then the error)."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
 
 
 def _chain(error: BaseException):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmesh import Context
 
-from trial_activation.project import environment_table, percent, require_environment
+from trial_activation.project import MissingInEnvironment, environment_table, percent, require_environment
 
 
 @dataclass
@@ -134,14 +134,15 @@ CONVERSION_FIGURES = ["organizations", "completed", "lift", "rate_difference", "
 def _conversion_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
     frames = []
     for env in (source, target):
-        table = environment_table(context, "marts.goal_conversion", env)
-        if context.engine_adapter.table_exists(table):
+        try:
+            table = environment_table(context, "marts.goal_conversion", env)
+        except MissingInEnvironment:  # an environment built before the model existed
+            frame = pd.DataFrame(columns=["goal_id", "goal_order", *CONVERSION_FIGURES])
+        else:
             frame = context.fetchdf(
                 f"SELECT goal_id, goal_order, {', '.join(CONVERSION_FIGURES)} FROM {table}"
                 f" WHERE population = '{HONEST_POPULATION}'"
             )
-        else:  # an environment built before the model existed
-            frame = pd.DataFrame(columns=["goal_id", "goal_order", *CONVERSION_FIGURES])
         frames.append(frame.set_index("goal_id").add_suffix("_source" if env == source else "_target"))
     joined = frames[0].join(frames[1], how="outer")
     joined["goal_order"] = joined.goal_order_target.fillna(joined.goal_order_source)

@@ -51,6 +51,11 @@ def require_environment(context: Context, environment: str) -> None:
 
 def input_report(context: Context, environment: str = "prod") -> str:
     """Which raw file(s) the environment's raw.trial_events reads, and how many raw rows each holds."""
+    require_environment(context, environment)
+    if context.engine_adapter.dialect != "duckdb":
+        # On the warehouse gateways raw.trial_events is the warehouse's own table (external_models.yaml).
+        rows = int(context.fetchdf("SELECT COUNT(*) AS raw_rows FROM raw.trial_events").raw_rows[0])
+        return f"Input ({environment}): {rows:,} raw rows in the warehouse table raw.trial_events"
     files = context.fetchdf(
         f"SELECT source_file, COUNT(*) AS raw_rows FROM {environment_table(context, 'raw.trial_events', environment)}"
         " GROUP BY source_file ORDER BY source_file"

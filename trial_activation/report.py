@@ -345,7 +345,8 @@ def goal_histogram(goal: dict) -> str:
     if line is not None and not pd.isna(line):
         axes.axvline(line, color=COLORS["threshold"], linewidth=2, label=f"threshold {line:g}")
     is_ratio = goal["goal_kind"] == "steadiness"
-    axes.set_xlabel("window events / baseline events" if is_ratio else "events in the goal's window")
+    metric = "active trial days in the goal's window" if goal["goal_kind"] == "active_days" else "events in the goal's window"
+    axes.set_xlabel("window events / baseline events" if is_ratio else metric)
     axes.set_ylabel("share of group")
     _percent_axis(axes.yaxis)
     axes.legend(frameon=False, fontsize=8)

@@ -60,7 +60,7 @@ SELECT
   e.organization_id, /* the trialist organization */
   e.goal_id, /* goal key from seeds/activation_goals.csv */
   e.goal_name, /* human-readable goal name */
-  e.goal_kind, /* window_count or steadiness */
+  e.goal_kind, /* window_count, active_days or steadiness */
   e.metric_value, /* in-trial events in the goal's window matching its activity pattern */
   e.threshold, /* events needed: the derived goal threshold, or for steadiness the organization's own (ratio x baseline, at least the floor) */
   CASE

@@ -23,7 +23,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from trial_activation.project import build, copy_project, open_context
+from trial_activation.project import build, copy_project, input_report, open_context
 
 from conftest import SAMPLE_LOG
 
@@ -35,6 +35,9 @@ MARTS = {
     "marts.activation_cohorts": ("trial_start_week",),
     "marts.candidate_goals": ("candidate_id",),
 }
+# The sample's data rows, counted independently of the project (the gzip's lines less the header).
+with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8") as _rows:
+    SAMPLE_RAW_ROWS = sum(1 for _ in _rows) - 1
 RAW_COLUMNS = ("organization_id", "activity_name", "timestamp", "converted", "converted_at", "trial_start", "trial_end")
 
 
@@ -85,6 +88,7 @@ def test_spark_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
         build(context, skip_tests=True)  # the YAML unit tests run on DuckDB (test_sqlmesh_checks.py)
         for model in MARTS:
             assert_same_mart(model, fetch_mart(context, model), duckdb_marts[model])
+        assert input_report(context) == f"Input (prod): {SAMPLE_RAW_ROWS:,} raw rows in the warehouse table raw.trial_events"
     finally:
         context.close()
         spark.stop()
@@ -109,6 +113,7 @@ def test_postgres_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
             build(context, skip_tests=True)
             for model in MARTS:
                 assert_same_mart(model, fetch_mart(context, model), duckdb_marts[model])
+            assert input_report(context) == f"Input (prod): {SAMPLE_RAW_ROWS:,} raw rows in the warehouse table raw.trial_events"
         finally:
             context.close()
     finally:
