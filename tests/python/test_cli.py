@@ -168,3 +168,19 @@ def test_row_with_a_wrong_field_count_names_the_file_and_line(project_copy, tmp_
     assert status == 1
     assert len(err.splitlines()) == 1
     assert "CSV Error on Line: 3" in err and f"(file {events})" in err
+
+
+def test_a_model_that_does_not_load_is_named_with_its_cause(project_copy, tmp_path, capsys):
+    """SQLMesh's loader puts the cause on the lines after its heading: the one line keeps both."""
+    (project_copy / "models" / "marts" / "broken.sql").write_text(
+        "MODEL (name marts.broken, kind FULL);\nSELECT organization_id FROM marts.trial_activation WHERE (\n"
+    )
+    status, _, err = run_cli(
+        capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb")
+    )
+
+    assert status == 1
+    assert len(err.splitlines()) == 1
+    assert "broken.sql" in err and not err.rstrip().endswith(":")
+    heading, _, cause = err.partition("broken.sql")
+    assert len(cause.strip(" ':")) > 10, err  # something after the heading: what is wrong
