@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmesh import Context
 
-from trial_activation.project import MissingInEnvironment, environment_table, percent, require_environment
+from trial_activation.project import (
+    HONEST_POPULATION,
+    MissingInEnvironment,
+    environment_table,
+    percent,
+    require_environment,
+)
 
 
 @dataclass
@@ -127,7 +133,6 @@ def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame
     return frames[0].join(frames[1], how="outer").sort_index().reset_index()
 
 
-HONEST_POPULATION = "unconverted_at_window_end"
 CONVERSION_FIGURES = ["organizations", "completed", "lift", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value"]
 
 

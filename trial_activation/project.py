@@ -86,6 +86,11 @@ def copy_project(destination: Path | str) -> Path:
     return destination
 
 
+# marts.goal_conversion's population of organizations that had not converted when the goal's window
+# closed: the honest one, which compare and the report lead with.
+HONEST_POPULATION = "unconverted_at_window_end"
+
+
 class MissingInEnvironment(ValueError):
     """An environment, or a model in it, that is not there: the message is one line saying what to do."""
 

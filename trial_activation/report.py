@@ -27,6 +27,7 @@ from sqlglot import exp, parse_one
 from sqlmesh import Context
 
 from trial_activation.project import (
+    HONEST_POPULATION,
     MissingInEnvironment,
     environment_snapshots,
     environment_state,
@@ -47,7 +48,6 @@ TABLES = {
     "events": "staging.trial_events",
     "quarantine": "staging.trial_events_quarantine",
 }
-HONEST_POPULATION = "unconverted_at_window_end"  # organizations that had not converted when the window closed
 POPULATION_LABELS = {"all": "all organizations", HONEST_POPULATION: "not converted by the window's end"}
 HISTOGRAM_BINS = 20
 # The histograms' x axis stops at this quantile of the goal's metric (the tail is counted in the
