@@ -121,6 +121,19 @@ def plan_and_apply_without_computing(context: Context, environment: str) -> None
     assert apply_recording(context, planned) == []
 
 
+def plan_dev_with_edit(context: Context, environment: str, path: Path, edited: bytes) -> None:
+    """Plan and apply `environment` with `path` holding `edited`, then put the file back and reload, so
+    a project shared by several tests keeps its own files (prod is left as it was)."""
+    original = path.read_bytes()
+    path.write_bytes(edited)
+    try:
+        context.load()
+        context.plan(environment, auto_apply=True, no_prompts=True, **FAST)
+    finally:
+        path.write_bytes(original)
+        context.load()
+
+
 def edit_goal(seed_path: Path, goal_id: str, **values) -> list[dict]:
     """Set columns of one goal row of the seed file in place; returns every goal row after the edit."""
     text = seed_path.read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from env_helpers import short_name
+from env_helpers import plan_dev_with_edit, short_name
 from trial_activation import export as export_module
 from trial_activation.__main__ import main
 from trial_activation.export import export_marts
@@ -128,13 +128,8 @@ def test_export_of_dev_reads_unchanged_marts_from_the_tables_dev_shares(sample_b
     original = model_file.read_text()
     anchor = "  trial_start_week, /* Monday of the ISO week of trial_start */\n"
     assert anchor in original
-    model_file.write_text(original.replace(anchor, anchor + "  42 AS export_probe, /* test column */\n"))
-    try:
-        context.load()
-        context.plan(dev, auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True)
-    finally:
-        model_file.write_text(original)
-        context.load()
+    edited = original.replace(anchor, anchor + "  42 AS export_probe, /* test column */\n")
+    plan_dev_with_edit(context, dev, model_file, edited.encode())
     dev_views = context.fetchdf(f"SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts__{dev}'")
     assert list(dev_views.table_name) == ["activation_cohorts"]
 

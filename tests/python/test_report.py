@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from conftest import ARTIFACTS
-from env_helpers import edit_goal, short_name
+from env_helpers import edit_goal, plan_dev_with_edit, short_name
 from trial_activation.__main__ import main
 from trial_activation.project import MissingInEnvironment, environment_table
 from trial_activation.report import CANDIDATE_Q_VALUE, CANDIDATES_SHOWN, NO_CREDIBLE_CANDIDATE
@@ -170,12 +170,9 @@ def test_report_compares_two_environments_side_by_side(sample_build, chromium, t
     seed = context.path / "seeds" / "activation_goals.csv"
     original = seed.read_bytes()
     edit_goal(seed, "week_1_activity", threshold_percentile=60)
-    try:
-        context.load()
-        context.plan(dev, auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True)
-    finally:
-        seed.write_bytes(original)
-        context.load()
+    edited = seed.read_bytes()
+    seed.write_bytes(original)
+    plan_dev_with_edit(context, dev, seed, edited)
     dev_views = set(
         context.fetchdf("SELECT table_schema || '.' || table_name AS v FROM information_schema.tables").v
     )
