@@ -155,10 +155,12 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         info["floor"].append(timed([PYTHON, __file__, "_floor", history_glob, str(floor_db)], cwd=ROOT, env=env))
         plain_db = run_dir / "plain_floor.duckdb"
         plain_db.unlink(missing_ok=True)
-        info["plain_floor"].append(timed([PYTHON, __file__, "_plain_floor", history_glob, str(plain_db)], cwd=ROOT, env=env))
+        info["plain_floor"].append(timed([PYTHON, __file__, "_plain_floor", history_glob, str(plain_db)], cwd=ROOT, env=env,
+                                         may_fail=True))
         pandas_out = run_dir / "plain_pandas.parquet"
         pandas_out.unlink(missing_ok=True)
-        info["pandas"].append(timed([PYTHON, str(BENCH / "plain_pandas.py"), history_glob, str(pandas_out)], cwd=ROOT, env=env))
+        info["pandas"].append(timed([PYTHON, str(BENCH / "plain_pandas.py"), history_glob, str(pandas_out)], cwd=ROOT, env=env,
+                                    may_fail=True))
         print(f"   repeat {repeat + 1}: build {build['seconds']:.1f}s ({build['cpu_seconds']:.1f} CPU s),"
               f" daily {daily['seconds']:.1f}s, floor {info['floor'][-1]['seconds']:.1f}s,"
               f" plain floor {info['plain_floor'][-1]['seconds']:.1f}s, pandas {info['pandas'][-1]['seconds']:.1f}s", flush=True)
@@ -171,17 +173,20 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
             info["floor_equals_marts"] = not any(mismatches.values())
             assert info["floor_equals_marts"], f"floor query differs from the marts: {mismatches}"
             print("   floor query == marts (after the daily run)", flush=True)
-            plain_db.unlink(missing_ok=True)
-            run_plain_floor(full_glob, str(plain_db))
-            pandas_out.unlink(missing_ok=True)
-            subprocess.run([PYTHON, str(BENCH / "plain_pandas.py"), full_glob, str(pandas_out)], cwd=ROOT, env=env, check=True)
-            flag_mismatches = {
-                "plain floor": compare_flags("SELECT * FROM plain.plain_activation", warehouse, attach=plain_db),
-                "pandas": compare_flags(f"SELECT * FROM READ_PARQUET('{pandas_out}')", warehouse),
-            }
-            info["baselines_equal_marts"] = not any(flag_mismatches.values())
-            assert info["baselines_equal_marts"], f"goal flags differ from the marts (rows only in one side, each way): {flag_mismatches}"
-            print("   plain floor and pandas goal flags == marts (after the daily run)", flush=True)
+            # A baseline that failed its timed run (out of memory) is not run again for the check.
+            flag_mismatches = {}
+            if "failed" not in info["plain_floor"][-1]:
+                plain_db.unlink(missing_ok=True)
+                run_plain_floor(full_glob, str(plain_db))
+                flag_mismatches["plain floor"] = compare_flags("SELECT * FROM plain.plain_activation", warehouse, attach=plain_db)
+            if "failed" not in info["pandas"][-1]:
+                pandas_out.unlink(missing_ok=True)
+                subprocess.run([PYTHON, str(BENCH / "plain_pandas.py"), full_glob, str(pandas_out)], cwd=ROOT, env=env, check=True)
+                flag_mismatches["pandas"] = compare_flags(f"SELECT * FROM READ_PARQUET('{pandas_out}')", warehouse)
+            if flag_mismatches:
+                info["baselines_equal_marts"] = not any(flag_mismatches.values())
+                assert info["baselines_equal_marts"], f"goal flags differ from the marts (rows only in one side, each way): {flag_mismatches}"
+                print(f"   {' and '.join(flag_mismatches)} goal flags == marts (after the daily run)", flush=True)
     info["load_average_at_end"] = os.getloadavg()
     return info
 
@@ -207,17 +212,25 @@ def make_glob_folder(folder: Path, days: list[Path]) -> None:
         (folder / d.name).symlink_to(d.resolve())
 
 
-def timed(command: list[str], cwd: Path, env: dict) -> dict:
+def timed(command: list[str], cwd: Path, env: dict, may_fail: bool = False) -> dict:
     """Run command under /usr/bin/time: wall seconds, CPU seconds (user + system of the command and the
-    children it waited for; DuckDB's threads are in-process), peak RSS (GiB), per-model (model, what, seconds)."""
+    children it waited for; DuckDB's threads are in-process), peak RSS (GiB), per-model (model, what, seconds).
+
+    may_fail: a baseline that fails (the pandas script can run out of memory on a large log) is recorded
+    with "failed" (its exit status and last line of output) instead of stopping the benchmark."""
     stats = cwd / ".time_stats" if cwd != ROOT else WORK / ".time_stats"
     started = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", str(stats), *command], cwd=cwd, env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    peak_kib, user, system = stats.read_text().strip().splitlines()[-1].split()
+    if proc.returncode and may_fail:
+        last_line = (proc.stderr.strip().splitlines() or [""])[-1][:200]
+        print(f"   {' '.join(Path(c).name for c in command[1:3])} failed (exit {proc.returncode}): {last_line}", flush=True)
+        return {"seconds": seconds, "peak_rss_gib": int(peak_kib) / 2**20,
+                "failed": f"exit {proc.returncode}" + (f": {last_line}" if last_line else "")}
     if proc.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    peak_kib, user, system = stats.read_text().strip().splitlines()[-1].split()
     text = re.sub(r"\s*\n\s*", " ", proc.stdout)  # rich may still wrap long lines
     models = [(m, what, float(s)) for m, what, s in MODEL_LINE.findall(text)]
     return {"seconds": seconds, "cpu_seconds": float(user) + float(system), "peak_rss_gib": int(peak_kib) / 2**20,
@@ -381,15 +394,24 @@ def write_report(results: dict) -> None:
         " | build / pandas | peak RSS plain floor / pandas GiB |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    failures = []
     for r in sizes:
         steps = {k: (_median_of(r, k, "seconds"), _median_of(r, k, "cpu_seconds"))
                  for k in ("full_build", "floor", "plain_floor", "pandas")}
         build = steps["full_build"]
         rss = "/".join(f"{max(x['peak_rss_gib'] for x in r[k]):.2f}" if r.get(k) else "" for k in ("plain_floor", "pandas"))
-        cells = [_pair(*steps[k], "{:.1f}") for k in ("full_build", "floor", "plain_floor", "pandas")]
+        if any("failed" in x for k in ("plain_floor", "pandas") for x in r.get(k, [])):
+            failures.append(r)
+        cells = [_pair(*steps[k], "{:.1f}") or _failure(r, k) for k in ("full_build", "floor", "plain_floor", "pandas")]
         cells += [_pair(_ratio(build[0], steps[k][0]), _ratio(build[1], steps[k][1]), "{:.2f}")
                   for k in ("floor", "plain_floor", "pandas")]
         lines.append(f"| {r['log_rows']:,} | " + " | ".join(cells) + f" | {rss if rss != '/' else ''} |")
+    for r in failures:
+        for k in ("plain_floor", "pandas"):
+            failed = [x["failed"] for x in r.get(k, []) if "failed" in x]
+            if failed:
+                lines += ["", f"At {r['log_rows']:,} rows, {k.replace('_', ' ')} failed in {len(failed)} of"
+                          f" {len(r[k])} repeats ({failed[0]}); its peak RSS includes the failed runs."]
     checked = [f"{r['log_rows']:,}: {r['baselines_equal_marts']}" for r in sizes if "baselines_equal_marts" in r]
     lines += ["", "Plain floor and pandas goal flags and is_activated equal to the marts' (checked after the daily run,"
               " on history + new day): " + (", ".join(checked) or "not checked in these runs"), ""]
@@ -418,8 +440,12 @@ def _fmt(value) -> str:
 
 def _median_of(r: dict, step: str, field: str) -> float | None:
     """Median of a step's field over the repeats; None when the entry predates the step or the field."""
-    values = [x[field] for x in r.get(step, []) if field in x]
+    values = [x[field] for x in r.get(step, []) if field in x and "failed" not in x]
     return median(values) if values else None
+
+
+def _failure(r: dict, step: str) -> str:
+    return "failed" if any("failed" in x for x in r.get(step, [])) else ""
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -443,7 +469,7 @@ def write_svg(sizes: list[dict]) -> None:
         "plain floor": ("plain_floor", "#9467bd"),
         "plain pandas": ("pandas", "#ff7f0e"),
     }
-    points = {name: [(r["history_rows"], median([x["seconds"] for x in r[key]])) for r in sizes if r.get(key)]
+    points = {name: [(r["history_rows"], _median_of(r, key, "seconds")) for r in sizes if _median_of(r, key, "seconds")]
               for name, (key, _) in series.items()}
     xs = [x for p in points.values() for x, _ in p]
     ys = [y for p in points.values() for _, y in p]
