@@ -1,4 +1,4 @@
-"""Benchmark: full prod build, daily run and a hand-written floor query, at several log sizes.
+"""Benchmark: full prod build, daily run, a floor query and two plain baselines, at several log sizes.
 
 For each size (approximate raw rows, duplicates included) the script
 
@@ -7,15 +7,21 @@ For each size (approximate raw rows, duplicates included) the script
 2. picks the "new day" D: the last day of the log holding at least 0.5% of its rows (a full business
    day; the log's last few days only hold the tail of the last trials). The history is every day
    before D; days after D are not used;
-3. repeats `--repeats` times, each in a fresh warehouse and in a subprocess (timed wall clock, peak
-   RSS from /usr/bin/time):
+3. repeats `--repeats` times, each in a fresh warehouse and in a subprocess (timed wall clock, CPU
+   seconds (user + system, the command and its children) and peak RSS from /usr/bin/time):
    - full build: `sqlmesh plan --execution-time D` on the history (every interval before D);
    - daily run: D's file is added to the input folder, then `sqlmesh run --end D`;
    - floor: benchmarks/floor_query.sql on the history, writing its two tables into a fresh DuckDB file;
-4. at the smallest size (and any size with --check), checks that the floor query on history + D
-   equals the marts after the daily run (an exception if not: the floor must do the same work);
+   - plain floor: benchmarks/plain_floor.sql on the history (one hand-written query, the default goals
+     written in, no typing or quarantine), writing the goal flags into a fresh DuckDB file;
+   - pandas: benchmarks/plain_pandas.py on the history (the same computation in plain pandas),
+     writing the goal flags into a Parquet file;
+4. at the smallest size (and any size with --check), checks on history + D that the floor query
+   equals the marts after the daily run, and that the plain floor's and the pandas script's goal
+   flags and is_activated equal the marts' (an exception if not: a baseline must do the same work);
 5. writes benchmarks/results.md (medians, ratios, peak memory, per-model times) and
-   benchmarks/results.svg (time against size), and benchmarks/results.json (every measurement).
+   benchmarks/results.svg (time against size), and benchmarks/results.json (every measurement;
+   entries measured before a step existed lack its key and are reported blank).
 
 Usage (from the repository root):
 
@@ -39,8 +45,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 WORK = BENCH / "work"
@@ -55,8 +59,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1e6,1e7,1e8", help="comma-separated raw row counts, e.g. 1e6,1e7")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--check", action="store_true", help="check floor == marts at every size, not only the smallest")
-    parser.add_argument("--no-check", action="store_true", help="skip the floor == marts check (already done on this data)")
+    parser.add_argument("--check", action="store_true", help="check floor and baselines == marts at every size, not only the smallest")
+    parser.add_argument("--no-check", action="store_true", help="skip the floor and baselines == marts check (already done on this data)")
     parser.add_argument("--results", default=str(BENCH / "results.json"))
     parser.add_argument("--merge", nargs="*", default=[], help="other results JSON files to fold in (e.g. a size run separately), then only report")
     args = parser.parse_args()
@@ -79,6 +83,8 @@ def main() -> None:
 
 
 def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
+    import pyarrow.parquet as pq  # here, not at the top: the floors' subprocesses import this file
+
     log = ensure_log(size, seed)
     days = sorted(log.glob("event_date=*"))
     rows = {d.name: sum(pq.ParquetFile(f).metadata.num_rows for f in d.glob("*.parquet")) for d in days}
@@ -99,6 +105,8 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         "full_build": [],
         "daily_run": [],
         "floor": [],
+        "plain_floor": [],
+        "pandas": [],
     }
     print(f"== {size:,}: {total:,} rows, history {info['history_rows']:,} rows before {day}, new day {rows[new_day.name]:,} rows", flush=True)
 
@@ -145,8 +153,17 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         history_glob = str(run_dir / "history" / "*" / "*.parquet")
         make_glob_folder(run_dir / "history", history)
         info["floor"].append(timed([PYTHON, __file__, "_floor", history_glob, str(floor_db)], cwd=ROOT, env=env))
-        print(f"   repeat {repeat + 1}: build {build['seconds']:.1f}s, daily {daily['seconds']:.1f}s,"
-              f" floor {info['floor'][-1]['seconds']:.1f}s", flush=True)
+        plain_db = run_dir / "plain_floor.duckdb"
+        plain_db.unlink(missing_ok=True)
+        info["plain_floor"].append(timed([PYTHON, __file__, "_plain_floor", history_glob, str(plain_db)], cwd=ROOT, env=env,
+                                         may_fail=True))
+        pandas_out = run_dir / "plain_pandas.parquet"
+        pandas_out.unlink(missing_ok=True)
+        info["pandas"].append(timed([PYTHON, str(BENCH / "plain_pandas.py"), history_glob, str(pandas_out)], cwd=ROOT, env=env,
+                                    may_fail=True))
+        print(f"   repeat {repeat + 1}: build {build['seconds']:.1f}s ({build['cpu_seconds']:.1f} CPU s),"
+              f" daily {daily['seconds']:.1f}s, floor {info['floor'][-1]['seconds']:.1f}s,"
+              f" plain floor {info['plain_floor'][-1]['seconds']:.1f}s, pandas {info['pandas'][-1]['seconds']:.1f}s", flush=True)
 
         if check and repeat == 0:
             full_glob = str(inputs / "*" / "*.parquet")
@@ -156,6 +173,20 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
             info["floor_equals_marts"] = not any(mismatches.values())
             assert info["floor_equals_marts"], f"floor query differs from the marts: {mismatches}"
             print("   floor query == marts (after the daily run)", flush=True)
+            # A baseline that failed its timed run (out of memory) is not run again for the check.
+            flag_mismatches = {}
+            if "failed" not in info["plain_floor"][-1]:
+                plain_db.unlink(missing_ok=True)
+                run_plain_floor(full_glob, str(plain_db))
+                flag_mismatches["plain floor"] = compare_flags("SELECT * FROM plain.plain_activation", warehouse, attach=plain_db)
+            if "failed" not in info["pandas"][-1]:
+                pandas_out.unlink(missing_ok=True)
+                subprocess.run([PYTHON, str(BENCH / "plain_pandas.py"), full_glob, str(pandas_out)], cwd=ROOT, env=env, check=True)
+                flag_mismatches["pandas"] = compare_flags(f"SELECT * FROM READ_PARQUET('{pandas_out}')", warehouse)
+            if flag_mismatches:
+                info["baselines_equal_marts"] = not any(flag_mismatches.values())
+                assert info["baselines_equal_marts"], f"goal flags differ from the marts (rows only in one side, each way): {flag_mismatches}"
+                print(f"   {' and '.join(flag_mismatches)} goal flags == marts (after the daily run)", flush=True)
     info["load_average_at_end"] = os.getloadavg()
     return info
 
@@ -181,19 +212,29 @@ def make_glob_folder(folder: Path, days: list[Path]) -> None:
         (folder / d.name).symlink_to(d.resolve())
 
 
-def timed(command: list[str], cwd: Path, env: dict) -> dict:
-    """Run command under /usr/bin/time: wall seconds, peak RSS (GiB), per-model (model, what, seconds)."""
+def timed(command: list[str], cwd: Path, env: dict, may_fail: bool = False) -> dict:
+    """Run command under /usr/bin/time: wall seconds, CPU seconds (user + system of the command and the
+    children it waited for; DuckDB's threads are in-process), peak RSS (GiB), per-model (model, what, seconds).
+
+    may_fail: a baseline that fails (the pandas script can run out of memory on a large log) is recorded
+    with "failed" (its exit status and last line of output) instead of stopping the benchmark."""
     stats = cwd / ".time_stats" if cwd != ROOT else WORK / ".time_stats"
     started = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(stats), *command], cwd=cwd, env=env,
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", str(stats), *command], cwd=cwd, env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    peak_kib, user, system = stats.read_text().strip().splitlines()[-1].split()
+    if proc.returncode and may_fail:
+        last_line = (proc.stderr.strip().splitlines() or [""])[-1][:200]
+        print(f"   {' '.join(Path(c).name for c in command[1:3])} failed (exit {proc.returncode}): {last_line}", flush=True)
+        return {"seconds": seconds, "peak_rss_gib": int(peak_kib) / 2**20,
+                "failed": f"exit {proc.returncode}" + (f": {last_line}" if last_line else "")}
     if proc.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    peak_kib = int(stats.read_text().strip().splitlines()[-1])
     text = re.sub(r"\s*\n\s*", " ", proc.stdout)  # rich may still wrap long lines
     models = [(m, what, float(s)) for m, what, s in MODEL_LINE.findall(text)]
-    return {"seconds": seconds, "peak_rss_gib": peak_kib / 2**20, "models": models}
+    return {"seconds": seconds, "cpu_seconds": float(user) + float(system), "peak_rss_gib": int(peak_kib) / 2**20,
+            "models": models}
 
 
 def floor_sql(events_glob: str) -> str:
@@ -218,6 +259,62 @@ def run_floor(events_glob: str, database: str) -> None:
         if os.environ.get("BENCH_FLOOR_MEMORY_LIMIT"):  # e.g. when a build runs next to it on the same machine
             connection.execute(f"SET memory_limit = '{os.environ['BENCH_FLOOR_MEMORY_LIMIT']}'")
         connection.execute(floor_sql(events_glob))
+
+
+def plain_read(events: str) -> str:
+    """The table function reading the log in plain_floor.sql: Parquet (a file or glob) or CSV(.gz)."""
+    quoted = events.replace("'", "''")
+    return f"READ_PARQUET('{quoted}')" if events.endswith(".parquet") else f"READ_CSV('{quoted}')"
+
+
+def run_plain_floor(events: str, database: str) -> None:
+    """benchmarks/plain_floor.sql over the log, its table plain_activation written into database."""
+    import duckdb
+
+    sql = (BENCH / "plain_floor.sql").read_text().replace("{read}", plain_read(events))
+    with duckdb.connect(database) as connection:
+        connection.execute("SET enable_progress_bar = false")
+        connection.execute(sql)
+
+
+GOAL_FLAGS_OF_MARTS = """
+    SELECT
+      a.organization_id,
+      {flags},
+      a.is_activated
+    FROM {catalog}.marts.trial_activation AS a
+    LEFT JOIN {catalog}.marts.trial_goals AS g
+      ON a.organization_id = g.organization_id
+    GROUP BY
+      a.organization_id,
+      a.is_activated
+"""
+
+
+def compare_flags(baseline: str, warehouse: Path, attach: Path | None = None) -> list[int]:
+    """Rows of a baseline's result (organization_id, one column per goal, is_activated) missing from
+    the marts' goal flags and the other way round; [] when equal. baseline is a query, over the
+    database attached as `plain` when attach is given."""
+    import duckdb
+
+    with duckdb.connect() as connection:
+        connection.execute(f"ATTACH '{warehouse}' AS {warehouse.stem} (READ_ONLY)")
+        if attach:
+            connection.execute(f"ATTACH '{attach}' AS plain (READ_ONLY)")
+        goals = [c for c in connection.sql(baseline).columns if c not in ("organization_id", "is_activated")]
+        seed_goals = {r[0] for r in connection.sql(f"SELECT DISTINCT goal_id FROM {warehouse.stem}.marts.trial_goals").fetchall()}
+        assert seed_goals == set(goals), (
+            f"the marts' goals {sorted(seed_goals)} are not the baselines' {goals}: plain_floor.sql and plain_pandas.py"
+            " write in the default goals of seeds/activation_goals.csv; benchmark the default goals or edit both baselines")
+        flags = ",\n      ".join(f"BOOL_OR(g.is_completed) FILTER (WHERE g.goal_id = '{goal}') AS {goal}" for goal in goals)
+        marts = GOAL_FLAGS_OF_MARTS.format(flags=flags, catalog=warehouse.stem)
+        columns = ", ".join(["organization_id", *goals, "is_activated"])
+        counts = [
+            connection.sql(f"SELECT COUNT(*) FROM (SELECT {columns} FROM ({a}) EXCEPT ALL SELECT {columns} FROM ({b}))").fetchone()[0]
+            for a, b in ((baseline, marts), (marts, baseline))
+        ]
+        assert connection.sql(f"SELECT COUNT(*) FROM ({baseline})").fetchone()[0] > 0
+        return counts if any(counts) else []
 
 
 GOALS_COLUMNS = ("organization_id, goal_id, goal_name, goal_kind, metric_value, ROUND(threshold, 9),"
@@ -285,6 +382,39 @@ def write_report(results: dict) -> None:
         )
     lines += ["", "Floor query equal to the marts (checked after the daily run, on history + new day): "
               + ", ".join(f"{r['log_rows']:,}: {r['floor_equals_marts']}" for r in sizes if "floor_equals_marts" in r), ""]
+    lines += [
+        "## The build against the baselines (same run; wall s, CPU s in brackets)",
+        "",
+        "CPU seconds are user + system time of the command and its children. floor: `floor_query.sql`, the"
+        " project's rules by hand (typing, quarantine, both marts); plain floor: `plain_floor.sql`, the one"
+        " query a user writes for the default goals' flags; pandas: `plain_pandas.py`, the same in plain pandas."
+        " A ratio above 1 means the build is slower. Blank: not measured in that run (older entries).",
+        "",
+        "| log rows | full build s | floor s | plain floor s | pandas s | build / floor | build / plain floor"
+        " | build / pandas | peak RSS plain floor / pandas GiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    failures = []
+    for r in sizes:
+        steps = {k: (_median_of(r, k, "seconds"), _median_of(r, k, "cpu_seconds"))
+                 for k in ("full_build", "floor", "plain_floor", "pandas")}
+        build = steps["full_build"]
+        rss = "/".join(f"{max(x['peak_rss_gib'] for x in r[k]):.2f}" if r.get(k) else "" for k in ("plain_floor", "pandas"))
+        if any("failed" in x for k in ("plain_floor", "pandas") for x in r.get(k, [])):
+            failures.append(r)
+        cells = [_pair(*steps[k], "{:.1f}") or _failure(r, k) for k in ("full_build", "floor", "plain_floor", "pandas")]
+        cells += [_pair(_ratio(build[0], steps[k][0]), _ratio(build[1], steps[k][1]), "{:.2f}")
+                  for k in ("floor", "plain_floor", "pandas")]
+        lines.append(f"| {r['log_rows']:,} | " + " | ".join(cells) + f" | {rss if rss != '/' else ''} |")
+    for r in failures:
+        for k in ("plain_floor", "pandas"):
+            failed = [x["failed"] for x in r.get(k, []) if "failed" in x]
+            if failed:
+                lines += ["", f"At {r['log_rows']:,} rows, {k.replace('_', ' ')} failed in {len(failed)} of"
+                          f" {len(r[k])} repeats ({failed[0]}); its peak RSS includes the failed runs."]
+    checked = [f"{r['log_rows']:,}: {r['baselines_equal_marts']}" for r in sizes if "baselines_equal_marts" in r]
+    lines += ["", "Plain floor and pandas goal flags and is_activated equal to the marts' (checked after the daily run,"
+              " on history + new day): " + (", ".join(checked) or "not checked in these runs"), ""]
     lines += ["## Per-model seconds (medians; model evaluation plus its audits)", ""]
     header = "| model |" + "".join(f" build {r['size']:.0e} | daily {r['size']:.0e} |" for r in sizes)
     lines += [header, "|---|" + "---:|---:|" * len(sizes)]
@@ -308,6 +438,26 @@ def _fmt(value) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
+def _median_of(r: dict, step: str, field: str) -> float | None:
+    """Median of a step's field over the repeats; None when the entry predates the step or the field."""
+    values = [x[field] for x in r.get(step, []) if field in x and "failed" not in x]
+    return median(values) if values else None
+
+
+def _failure(r: dict, step: str) -> str:
+    return "failed" if any("failed" in x for x in r.get(step, [])) else ""
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _pair(wall: float | None, cpu: float | None, form: str) -> str:
+    """'wall (cpu)', blank parts left out."""
+    text = form.format(wall) if wall is not None else ""
+    return text + (f" ({form.format(cpu)})" if cpu is not None else "")
+
+
 def write_svg(sizes: list[dict]) -> None:
     """Time against size, log-log, one line per measurement: a dependency-free SVG."""
     import math
@@ -316,8 +466,10 @@ def write_svg(sizes: list[dict]) -> None:
         "full build": ("full_build", "#1f77b4"),
         "daily run": ("daily_run", "#2ca02c"),
         "hand-written floor": ("floor", "#d62728"),
+        "plain floor": ("plain_floor", "#9467bd"),
+        "plain pandas": ("pandas", "#ff7f0e"),
     }
-    points = {name: [(r["history_rows"], median([x["seconds"] for x in r[key]])) for r in sizes]
+    points = {name: [(r["history_rows"], _median_of(r, key, "seconds")) for r in sizes if _median_of(r, key, "seconds")]
               for name, (key, _) in series.items()}
     xs = [x for p in points.values() for x, _ in p]
     ys = [y for p in points.values() for _, y in p]
@@ -358,5 +510,7 @@ def write_svg(sizes: list[dict]) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "_floor":
         run_floor(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "_plain_floor":
+        run_plain_floor(sys.argv[2], sys.argv[3])
     else:
         main()
