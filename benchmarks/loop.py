@@ -12,6 +12,10 @@ the process and its children):
                    sqlmesh plan dev --auto-apply --no-prompts
     compare        trial-activation compare                  (prod -> dev)
 
+and then where a no-change plan's time goes: the same plan's phases timed inside one process
+(import, project load, the YAML unit tests every plan runs, the rest of the plan, Python's garbage
+collector across them, the process's exit), and each YAML test file's seconds.
+
 Each repeat uses a new warehouse and a different percentile (so a dev plan never finds the tables
 of an earlier repeat), and the script reports medians. Input: the real log
 ../shared/data/trial_events.csv.gz when it is there, the committed sample otherwise (--events to
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import resource
 import statistics
@@ -59,6 +64,62 @@ def timed(command: list[str], *, cwd: Path, env: dict) -> tuple[float, float]:
     return wall, cpu
 
 
+# The phases of a no-change `sqlmesh plan --auto-apply`, timed in one process as the CLI runs them:
+# project load (Context), the plan's unit tests (Context.test, what `plan` calls before planning),
+# then the plan itself without them. Prints one JSON object.
+PHASES_SCRIPT = r"""
+import gc, glob, json, time
+start = time.perf_counter()
+collecting = {"seconds": 0.0, "since": 0.0}
+def on_collect(phase, info):
+    if phase == "start":
+        collecting["since"] = time.perf_counter()
+    else:
+        collecting["seconds"] += time.perf_counter() - collecting["since"]
+gc.callbacks.append(on_collect)
+import sqlmesh
+from sqlmesh import Context
+from sqlmesh.utils.yaml import load as load_yaml
+phases = {"import sqlmesh": time.perf_counter() - start}
+mark = time.perf_counter()
+context = Context(paths=".")
+phases["project load"] = time.perf_counter() - mark
+mark = time.perf_counter()
+for path in glob.glob("tests/*.yaml"):
+    load_yaml(open(path, encoding="utf-8").read(), render_jinja=False)
+yaml_seconds = time.perf_counter() - mark
+mark = time.perf_counter()
+result = context.test()
+assert result.wasSuccessful()
+phases["unit tests (%d, run by every plan)" % result.testsRun] = time.perf_counter() - mark
+mark = time.perf_counter()
+context.plan(skip_tests=True, no_prompts=True, auto_apply=True)
+phases["plan without the tests"] = time.perf_counter() - mark
+in_process = time.perf_counter() - start
+files = {}
+for path in sorted(glob.glob("tests/*.yaml")):
+    mark = time.perf_counter()
+    context.test(tests=[path])
+    files[path] = time.perf_counter() - mark
+print(json.dumps({"phases": phases, "in_process": in_process, "gc": collecting["seconds"],
+                  "yaml": yaml_seconds, "files": files}))
+"""
+
+
+def phases(*, cwd: Path, env: dict) -> dict:
+    """The phases of a no-change plan (PHASES_SCRIPT) with the process's exit: total wall minus in-process."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", PHASES_SCRIPT], cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"phase timing failed:\n{result.stdout}\n{result.stderr}")
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    files_seconds = sum(measured["files"].values())
+    # The per-file test runs come after the plan; what is left of the wall time is start-up and exit.
+    measured["exit"] = wall - measured["in_process"] - files_seconds
+    return measured
+
+
 def set_percentile(seed: Path, goal_id: str, percentile: int) -> None:
     rows = list(csv.DictReader(io.StringIO(seed.read_text(encoding="utf-8"))))
     for row in rows:
@@ -83,6 +144,7 @@ def one_repeat(events: Path, percentile: int) -> dict[str, tuple[float, float]]:
         times = {"floor_import": timed([sys.executable, "-c", "import sqlmesh"], cwd=project, env=env)}
         times["build"] = timed([sqlmesh, "plan", "--auto-apply", "--no-prompts"], cwd=project, env=env)
         times["plan_no_change"] = timed([sqlmesh, "plan", "--auto-apply", "--no-prompts"], cwd=project, env=env)
+        times["phases"] = phases(cwd=project, env=env)
         times["test"] = timed([sqlmesh, "test"], cwd=project, env=env)
         set_percentile(project / "seeds" / "activation_goals.csv", "week_1_activity", percentile)
         times["plan_dev_edit"] = timed([sqlmesh, "plan", "dev", "--auto-apply", "--no-prompts"], cwd=project, env=env)
@@ -112,6 +174,33 @@ def report(events: Path, runs: list[dict]) -> str:
             f"| {step} | {statistics.median(walls):.1f} | {statistics.median(cpus):.1f} |"
             f" {'' if target is None else f'<= {target}'} | {', '.join(f'{w:.1f}' for w in walls)} |"
         )
+    profiles = [run["phases"] for run in runs]
+    lines += [
+        "",
+        "## Where a no-change plan's time goes",
+        "",
+        "The same plan's phases timed inside one process (medians; `PHASES_SCRIPT` in loop.py). The garbage",
+        "collector's seconds and the YAML parsing are parts of the phases above them, not extra.",
+        "",
+        "| phase | seconds |",
+        "|---|---:|",
+    ]
+    for phase in profiles[0]["phases"]:
+        lines.append(f"| {phase} | {statistics.median(p['phases'][phase] for p in profiles):.2f} |")
+    lines += [
+        f"| start-up and exit (whole process minus the phases) | {statistics.median(p['exit'] for p in profiles):.2f} |",
+        f"| (of all of it) Python's garbage collector | {statistics.median(p['gc'] for p in profiles):.2f} |",
+        f"| (of project load) parsing the YAML test files | {statistics.median(p['yaml'] for p in profiles):.2f} |",
+        "",
+        "The unit tests by file (seconds, median; the plan runs them all):",
+        "",
+        "| test file | seconds |",
+        "|---|---:|",
+    ]
+    files = profiles[0]["files"]
+    by_cost = sorted(files, key=lambda f: -statistics.median(p["files"][f] for p in profiles))
+    for path in by_cost:
+        lines.append(f"| {path} | {statistics.median(p['files'][path] for p in profiles):.2f} |")
     return "\n".join(lines) + "\n"
 
 
