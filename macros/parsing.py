@@ -11,6 +11,20 @@ FALSE_SPELLINGS = ("false", "f", "0", "no", "n")
 NULL_SPELLING = "null"
 
 
+# The models are written in DuckDB's dialect, so are the types these expressions cast to (DuckDB's
+# TIMESTAMP has no time zone: Spark's TIMESTAMP_NTZ, PostgreSQL's TIMESTAMP).
+def _cast(value: exp.Expression, to: str) -> exp.Expression:
+    return exp.cast(value.copy(), exp.DataType.build(to, dialect="duckdb"))
+
+
+def _text(value: exp.Expression) -> exp.Expression:
+    return _cast(value, "TEXT")
+
+
+def _try_cast(value: exp.Expression, to: str) -> exp.Expression:
+    return exp.TryCast(this=value.copy(), to=exp.DataType.build(to, dialect="duckdb"), safe=True)
+
+
 @macro()
 def parse_text(evaluator, value: exp.Expression) -> exp.Expression:
     """The value trimmed; NULL when it is empty, blank or spelled NULL (any case).
@@ -18,10 +32,9 @@ def parse_text(evaluator, value: exp.Expression) -> exp.Expression:
     Exports write a missing id as the text NULL as often as they leave it empty: that is not an
     organization called "NULL".
     """
-    text = f"TRIM(CAST({value.sql('duckdb')} AS TEXT))"
-    return exp.maybe_parse(
-        f"CASE WHEN {text} = '' OR LOWER({text}) = '{NULL_SPELLING}' THEN NULL ELSE {text} END", dialect="duckdb"
-    )
+    text = exp.func("TRIM", _text(value))
+    missing = exp.or_(text.eq(""), exp.func("LOWER", text.copy()).eq(NULL_SPELLING))
+    return exp.Case().when(missing, exp.null()).else_(text.copy())
 
 
 @macro()
@@ -33,10 +46,9 @@ def future_events_from(evaluator) -> exp.Expression:
     margin allows for an exporting clock a little ahead. A later time is a corrupt timestamp, not an
     event that will arrive: it is quarantined (event_in_future) instead of waiting forever.
     """
-    margin = evaluator.var("future_event_margin_days")
-    return exp.maybe_parse(
-        f"CAST(CURRENT_DATE AS TIMESTAMP) + (1 + {int(margin)}) * INTERVAL '1' DAY", dialect="duckdb"
-    )
+    days = 1 + int(evaluator.var("future_event_margin_days"))
+    one_day = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY"))
+    return exp.Add(this=_cast(exp.CurrentDate(), "TIMESTAMP"), expression=exp.Mul(this=exp.Literal.number(days), expression=one_day))
 
 
 @macro()
@@ -45,29 +57,24 @@ def parse_boolean(evaluator, value: exp.Expression) -> exp.Expression:
 
     The engine's own cast first: from text, DuckDB and Spark accept exactly these spellings (in any
     case), so the spelling lists are only consulted for the rest (e.g. padded with blanks), and a
-    BOOLEAN column (typed Parquet) needs no parsing at all: 0.1 s instead of 6.8 s per 100M values.
-    raw.trial_events hands a numeric CONVERTED column over as text, so that 2 is not TRUE.
-    PostgreSQL has no TRY_CAST: the lists only.
+    BOOLEAN column (typed Parquet) needs no parsing at all. raw.trial_events hands a numeric
+    CONVERTED column over as text, so that 2 is not TRUE. PostgreSQL has no TRY_CAST: the lists only.
     """
-    text = f"CAST({value.sql('duckdb')} AS TEXT)"
-    spelled = f"LOWER(TRIM({text}))"
+    spelled = exp.func("LOWER", exp.func("TRIM", _text(value)))
     if engine_dialect(evaluator) == "postgres":
-        return exp.maybe_parse(
-            f"CASE WHEN {spelled} IN {TRUE_SPELLINGS} THEN TRUE WHEN {spelled} IN {FALSE_SPELLINGS} THEN FALSE END",
-            dialect="duckdb",
-        )
-    cast = f"TRY_CAST({value.sql('duckdb')} AS BOOLEAN)"
+        def spelled_in(spellings):
+            return spelled.copy().isin(*spellings)
+
+        return exp.Case().when(spelled_in(TRUE_SPELLINGS), exp.true()).when(spelled_in(FALSE_SPELLINGS), exp.false())
+    cast = _try_cast(value, "BOOLEAN")
     # A simple CASE rather than IN lists: DuckDB turns an IN list into a join that every query over
-    # staging.trial_events_typed then pays for, even one that does not read CONVERTED (1.4 s per 10M
-    # rows). Only the rows the cast could not read get this far.
-    spellings = " ".join(
-        f"WHEN '{spelling}' THEN {value}"
-        for value, spellings_of_value in (("TRUE", TRUE_SPELLINGS), ("FALSE", FALSE_SPELLINGS))
-        for spelling in spellings_of_value
-    )
-    return exp.maybe_parse(
-        f"CASE WHEN NOT {cast} IS NULL THEN {cast} ELSE CASE {spelled} {spellings} END END", dialect="duckdb"
-    )
+    # staging.trial_events_typed then pays for, even one that does not read CONVERTED. Only the rows
+    # the cast could not read get this far.
+    by_spelling = exp.Case(this=spelled)
+    for boolean, spellings in ((exp.true(), TRUE_SPELLINGS), (exp.false(), FALSE_SPELLINGS)):
+        for spelling in spellings:
+            by_spelling = by_spelling.when(exp.Literal.string(spelling), boolean.copy())
+    return exp.Case().when(exp.not_(cast.is_(exp.null())), cast.copy()).else_(by_spelling)
 
 
 @macro()
@@ -90,21 +97,24 @@ def parse_timestamp(evaluator, value: exp.Expression) -> exp.Expression:
     if dialect == "postgres":
         return _postgres_try_cast_timestamp(value)
     if dialect != "duckdb":
-        return exp.TryCast(this=value, to=exp.DataType.build("TIMESTAMP"))
-    column = value.sql("duckdb")
-    text = f"CAST({column} AS TEXT)"
-    has_offset = (
-        f"CONTAINS(SUBSTRING({text}, 11), '+') OR CONTAINS(SUBSTRING({text}, 11), '-')"
-        f" OR CONTAINS(UPPER({text}), 'Z')"
+        return exp.TryCast(this=value.copy(), to=exp.DataType.build("TIMESTAMP"))
+    text = _text(value)
+    after_date = exp.Substring(this=text, start=exp.Literal.number(11))
+    has_offset = exp.or_(
+        exp.func("CONTAINS", after_date, exp.Literal.string("+")),
+        exp.func("CONTAINS", after_date.copy(), exp.Literal.string("-")),
+        exp.func("CONTAINS", exp.Upper(this=text.copy()), exp.Literal.string("Z")),
     )
     parsed = (
-        f"CASE WHEN {has_offset} THEN TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
-        f" ELSE TRY_CAST({text} AS TIMESTAMP) END"
+        exp.Case()
+        .when(has_offset, _try_cast(_try_cast(text, "TIMESTAMPTZ"), "TIMESTAMP"))
+        .else_(_try_cast(text, "TIMESTAMP"))
     )
-    return exp.maybe_parse(
-        f"CASE WHEN TYPEOF({column}) <> 'VARCHAR' THEN TRY_CAST({column} AS TIMESTAMP)"
-        f" WHEN ISFINITE({parsed}) THEN {parsed} END",
-        dialect="duckdb",
+    is_typed = exp.NEQ(this=exp.func("TYPEOF", value.copy()), expression=exp.Literal.string("VARCHAR"))
+    return (
+        exp.Case()
+        .when(is_typed, _try_cast(value, "TIMESTAMP"))
+        .when(exp.func("ISFINITE", parsed), parsed.copy())
     )
 
 
@@ -118,10 +128,18 @@ _TIMESTAMP_PATTERN = (
 
 
 def _postgres_try_cast_timestamp(value: exp.Expression) -> exp.Expression:
-    text = f"TRIM(CAST({value.sql('postgres')} AS TEXT))"
-    last_day_of_month = f"EXTRACT(DAY FROM CAST(SUBSTRING({text}, 1, 7) || '-01' AS DATE) + INTERVAL '1 month' - INTERVAL '1 day')"
-    return exp.maybe_parse(
-        f"CASE WHEN NOT {text} ~ '{_TIMESTAMP_PATTERN}' THEN NULL"
-        f" WHEN CAST(SUBSTRING({text}, 9, 2) AS INT) <= {last_day_of_month} THEN CAST({text} AS TIMESTAMP) END",
-        dialect="postgres",
+    text = exp.func("TRIM", _text(value))
+
+    def part(start: int, length: int) -> exp.Expression:
+        return exp.Substring(this=text.copy(), start=exp.Literal.number(start), length=exp.Literal.number(length))
+
+    def interval(unit: str) -> exp.Expression:
+        return exp.Interval(this=exp.Literal.string("1"), unit=exp.var(unit))
+
+    month_start = exp.cast(exp.DPipe(this=part(1, 7), expression=exp.Literal.string("-01")), "DATE")
+    last_day_of_month = exp.Extract(this=exp.var("DAY"), expression=month_start + interval("MONTH") - interval("DAY"))
+    return (
+        exp.Case()
+        .when(exp.not_(exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(_TIMESTAMP_PATTERN))), exp.null())
+        .when(exp.cast(part(9, 2), "INT") <= last_day_of_month, _cast(text, "TIMESTAMP"))
     )

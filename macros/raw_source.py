@@ -43,7 +43,7 @@ def trial_events_source(evaluator) -> exp.Expression:
     if evaluator.gateway != "local":
         # raw.trial_events is an external table on the warehouse gateways and this model is disabled
         # there, but SQLMesh still renders its query at load time: do not require the file.
-        return exp.maybe_parse(f"READ_CSV({_sql_string(path)})", dialect="duckdb")
+        return exp.func("READ_CSV", exp.Literal.string(path), dialect="duckdb")
     headers = check_raw_files(path)
     # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB.
     source = glob.escape(path) if os.path.isfile(path) else path
@@ -51,13 +51,29 @@ def trial_events_source(evaluator) -> exp.Expression:
     if parquet and len(parquet) < len(headers):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
-        read = f"READ_PARQUET({_sql_string(source)}, union_by_name = TRUE, hive_partitioning = FALSE, filename = TRUE)"
-        if not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet):
-            # Staging casts CONVERTED to BOOLEAN first, which would read any non-zero number as TRUE:
-            # a numeric column goes to staging as text, so only 0 and 1 are booleans, as in a CSV.
-            read = f"(SELECT * REPLACE (CAST(converted AS TEXT) AS converted) FROM {read})"
-        return exp.maybe_parse(read, dialect="duckdb")
+        numeric_converted = not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet)
+        return _read_parquet(source, numeric_converted)
     return _read_csv(source, headers)
+
+
+def _read_parquet(source: str, numeric_converted: bool) -> exp.Expression:
+    read = exp.func(
+        "READ_PARQUET",
+        exp.Literal.string(source),
+        *_options(union_by_name=True, hive_partitioning=False, filename=True),
+        dialect="duckdb",
+    )
+    if not numeric_converted:
+        return read
+    # Staging casts CONVERTED to BOOLEAN first, which would read any non-zero number as TRUE: a
+    # numeric column goes to staging as text, so only 0 and 1 are booleans, as in a CSV.
+    as_text = exp.alias_(exp.cast(exp.column("converted"), "TEXT"), "converted")
+    return exp.select(exp.Star(replace=[as_text])).from_(read).subquery()
+
+
+def _options(**options) -> list:
+    """DuckDB's named arguments of a table function: name = value."""
+    return [exp.EQ(this=exp.column(name), expression=exp.convert(value)) for name, value in options.items()]
 
 
 def _read_csv(source: str, headers: dict) -> exp.Expression:
@@ -75,29 +91,28 @@ def _read_csv(source: str, headers: dict) -> exp.Expression:
         files_by_format.setdefault(key, []).append(file)
     reads = []
     for (columns, gzipped), files in files_by_format.items():
-        types = ", ".join(f"{_sql_string(column)}: 'VARCHAR'" for column in columns)
-        compression = "gzip" if gzipped else "none"
-        files_read = _sql_string(source) if len(files_by_format) == 1 else _file_list(files)
-        reads.append(
-            f"READ_CSV({files_read}, header = TRUE, auto_detect = FALSE, delim = ',', quote = '\"',"
-            f" escape = '\"', compression = '{compression}', filename = TRUE, columns = {{{types}}})"
+        types = exp.Struct(
+            expressions=[exp.PropertyEQ(this=exp.to_identifier(column), expression=exp.Literal.string("VARCHAR")) for column in columns]
         )
+        files_read = exp.Literal.string(source) if len(files_by_format) == 1 else _file_list(files)
+        options = _options(
+            header=True, auto_detect=False, delim=",", quote='"', escape='"', compression="gzip" if gzipped else "none", filename=True
+        )
+        reads.append(exp.func("READ_CSV", files_read, *options, exp.EQ(this=exp.column("columns"), expression=types), dialect="duckdb"))
     if len(reads) == 1:
-        return exp.maybe_parse(reads[0], dialect="duckdb")
-    selected = ", ".join(f'"{column}"' for column in (*EXPECTED_COLUMNS, "filename"))
-    return exp.maybe_parse(
-        "(" + " UNION ALL ".join(f"SELECT {selected} FROM {read}" for read in reads) + ")", dialect="duckdb"
-    )
+        return reads[0]
+    selected = [exp.column(column, quoted=True) for column in (*EXPECTED_COLUMNS, "filename")]
+    selects = [exp.select(*selected).from_(read) for read in reads]
+    union = selects[0]
+    for select in selects[1:]:
+        union = exp.union(union, select, distinct=False)
+    return union.subquery()
 
 
-def _file_list(files: list) -> str:
+def _file_list(files: list) -> exp.Expression:
     # DuckDB expands glob characters in every path it is given: escape them, so that a file whose
     # name contains [, ], * or ? is read as itself.
-    return "[" + ", ".join(_sql_string(glob.escape(file)) for file in files) + "]"
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    return exp.Array(expressions=[exp.Literal.string(glob.escape(file)) for file in files])
 
 
 def _is_parquet(file: str) -> bool:
