@@ -15,17 +15,16 @@ def warn_goals_that_separate_no_one(evaluator) -> None:
     # Post-statements run in the "creating" stage when the table is first built, "evaluating" after.
     if evaluator.runtime_stage not in ("creating", "evaluating"):
         return None
-    # Parsed in the model's dialect (this_model is quoted in it), written out by the adapter in the
-    # engine's: the same post-statement runs on DuckDB, Spark and PostgreSQL.
-    query = exp.maybe_parse(
-        f"""
-        SELECT goal_id, COUNT(*) FILTER (WHERE is_completed), COUNT(*)
-        FROM {evaluator.this_model}
-        GROUP BY goal_id
-        HAVING COUNT(*) FILTER (WHERE is_completed) IN (0, COUNT(*))
-        ORDER BY goal_id
-        """,
-        dialect=evaluator.dialect,
+    # Built as an expression, written out by the adapter in the engine's dialect: the same
+    # post-statement runs on DuckDB, Spark and PostgreSQL.
+    completed = exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=exp.column("is_completed")))
+    organizations = exp.Count(this=exp.Star())
+    query = (
+        exp.select("goal_id", completed, organizations)
+        .from_(exp.to_table(evaluator.this_model, dialect=evaluator.dialect))
+        .group_by("goal_id")
+        .having(completed.copy().isin(exp.Literal.number(0), organizations.copy()))
+        .order_by("goal_id")
     )
     rows = evaluator.engine_adapter.fetchall(query)
     for goal_id, completed, organizations in rows:
