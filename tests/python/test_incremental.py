@@ -15,8 +15,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from project_copy import copy_project
 from trial_activation.generate import generate
-from trial_activation.project import build, copy_project, open_context
+from trial_activation.project import build, open_context
 
 MARTS = {
     "marts.trial_goals": "organization_id, goal_id",
