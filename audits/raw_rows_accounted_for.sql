@@ -7,7 +7,7 @@ AUDIT (
    staging.trial_events_quarantine_dated, which loads after staging.trial_events. Fails with one row
    per day that does not add up: e.g. events that arrived late for a day already loaded, which
    `sqlmesh audit --start ... --end ...` over the past days finds (restate that day, see the README).
-   Rows with no usable day are in staging.trial_events_quarantine_undated by construction. */ /* One row per source and day, summed per day below (a FULL JOIN of three sources is longer). */
+   Rows with no usable day are in staging.trial_events_quarantine by construction. */ /* One row per source and day, summed per day below (a FULL JOIN of three sources is longer). */
 WITH counts_by_source AS (
   SELECT
     event_at::DATE AS event_date,

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trial_activation.project import copy_project  # noqa: E402
+from tests.python.project_copy import copy_project  # noqa: E402
 
 BIN = Path(sys.executable).parent
 REAL_LOG = ROOT.parent / "shared" / "data" / "trial_events.csv.gz"

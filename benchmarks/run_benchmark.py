@@ -115,7 +115,7 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)
     sys.path.insert(0, str(ROOT))
-    from trial_activation.project import copy_project
+    from tests.python.project_copy import copy_project
 
     copy_project(project)
     inputs = run_dir / "input"

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 
-from trial_activation.project import (
+# SQLMesh loads a project's models in a pool of forked worker processes (one per CPU) unless
+# MAX_FORK_WORKERS is 1, read once when sqlmesh is first imported (below): a command killed while
+# loading would leave those workers behind, and a dozen models load as fast in one process.
+os.environ.setdefault("MAX_FORK_WORKERS", "1")
+
+from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
     PROJECT_ROOT,
     MissingInEnvironment,
     activation_summary,

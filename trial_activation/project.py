@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 from sqlglot import exp
 from sqlmesh import Context
+from sqlmesh.core.config import Config
+from sqlmesh.core.config.loader import load_configs
 from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# What a copy of the project needs to build (tests build on copies, never on the checkout's warehouse).
-PROJECT_PARTS = ("config.yaml", "external_models.yaml", "models", "macros", "audits", "seeds", "tests", "data/sample")
 
 
 def open_context(
@@ -26,23 +24,25 @@ def open_context(
 ) -> Context:
     """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
 
-    Both default to the environment (TRIAL_EVENTS_PATH, TRIAL_WAREHOUSE_PATH), then to the sample and
-    a warehouse file under the project. A relative path in either variable is relative to the
-    project root, whatever the working directory (as in config.yaml); a path given as an argument
-    (the CLI's --events / --warehouse) is relative to the working directory, like any command-line
-    path. A relative TRIAL_EVENTS_PATH is left relative: it is part of the models' fingerprint, which
-    must not depend on where the checkout is.
+    Both default to the project's config.yaml, that is to the environment (TRIAL_EVENTS_PATH,
+    TRIAL_WAREHOUSE_PATH), then to the sample and a warehouse file under the project. A relative path
+    in either variable is relative to the project root, whatever the working directory (as in
+    config.yaml); a path given as an argument (the CLI's --events / --warehouse) is relative to the
+    working directory, like any command-line path. A relative TRIAL_EVENTS_PATH is left relative: it
+    is part of the models' fingerprint, which must not depend on where the checkout is.
+    The arguments replace the config's values in a copy: the process environment is left as it is.
     """
     project = Path(project).resolve()
-    if events_path is not None:
-        os.environ["TRIAL_EVENTS_PATH"] = str(Path(events_path).resolve())
-    if warehouse_path is not None:
-        warehouse = Path(warehouse_path).resolve()
-    else:
-        warehouse = project / (os.environ.get("TRIAL_WAREHOUSE_PATH") or "warehouse/trial_activation.duckdb")
+    config = load_configs("config", Config, project)[project]
+    local = config.gateways["local"]
+    # Path() / an absolute path is that path: only a relative one is taken from the project root.
+    warehouse = Path(warehouse_path).resolve() if warehouse_path is not None else project / local.connection.database
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    os.environ["TRIAL_WAREHOUSE_PATH"] = str(warehouse)
-    return Context(paths=str(project), gateway=gateway)
+    connection = local.connection.model_copy(update={"database": str(warehouse)})
+    overrides = {"gateways": {**config.gateways, "local": local.model_copy(update={"connection": connection})}}
+    if events_path is not None:
+        overrides["variables"] = {**config.variables, "trial_events_path": str(Path(events_path).resolve())}
+    return Context(paths=str(project), config=config.model_copy(update=overrides), gateway=gateway)
 
 
 def require_environment(context: Context, environment: str) -> None:
@@ -70,20 +70,6 @@ def input_report(context: Context, environment: str = "prod") -> str:
 def build(context: Context, environment: str = "prod", **plan_options):
     """Plan and apply `environment` without prompts; returns the applied plan."""
     return context.plan(environment, auto_apply=True, no_prompts=True, **plan_options)
-
-
-def copy_project(destination: Path | str) -> Path:
-    """Copy what the project needs to build into `destination` (a fresh directory) and return it."""
-    destination = Path(destination)
-    for part in PROJECT_PARTS:
-        source = PROJECT_ROOT / part
-        target = destination / part
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return destination
 
 
 # marts.goal_conversion's population of organizations that had not converted when the goal's window

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from trial_activation.project import PROJECT_ROOT, build, copy_project, open_context
+# Models load in this process, as the CLI loads them (trial_activation/__main__.py): SQLMesh reads
+# MAX_FORK_WORKERS once, when it is first imported (next line).
+os.environ.setdefault("MAX_FORK_WORKERS", "1")
+
+from project_copy import copy_project  # noqa: E402
+from trial_activation.project import PROJECT_ROOT, build, open_context  # noqa: E402
 
 REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
 SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"

@@ -16,7 +16,8 @@ from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
 
-from trial_activation.project import PROJECT_ROOT, build, copy_project, environment_table, open_context
+from project_copy import copy_project
+from trial_activation.project import PROJECT_ROOT, build, environment_table, open_context
 
 SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
 REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 import subprocess
 import sys
 
 import pytest
+from sqlmesh import Context
 
 from trial_activation.__main__ import main
 from trial_activation.project import PROJECT_ROOT, build, open_context
@@ -105,6 +107,24 @@ def test_build_from_a_sub_directory_resolves_both_variables_against_the_project_
     assert summary.splitlines()[0] == line
 
 
+def test_a_cli_build_and_a_plain_sqlmesh_plan_see_the_same_project(project_copy, tmp_path, capsys, monkeypatch):
+    """The CLI passes the warehouse and the input to SQLMesh in its config, not through the environment;
+    a plain `sqlmesh plan` (a Context on the project, reading config.yaml) on the same warehouse and
+    variables then plans no change: the fingerprints agree, the relative TRIAL_EVENTS_PATH included."""
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.chdir(project_copy)
+    monkeypatch.setenv("TRIAL_EVENTS_PATH", "data/sample/trial_events.csv.gz")
+
+    status, _, err = run_cli(capsys, "build", "--project", str(project_copy), "--warehouse", str(warehouse))
+    assert status == 0, err
+    assert "TRIAL_WAREHOUSE_PATH" not in os.environ  # the CLI set nothing for the plan below to inherit
+    monkeypatch.setenv("TRIAL_WAREHOUSE_PATH", str(warehouse))
+    plan = Context(paths=str(project_copy)).plan("prod", no_prompts=True, auto_apply=False, skip_tests=True)
+
+    assert not plan.has_changes
+    assert plan.missing_intervals == []
+
+
 def test_generate_help_names_the_command(capsys):
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
@@ -112,25 +132,23 @@ def test_generate_help_names_the_command(capsys):
     assert capsys.readouterr().out.startswith("usage: trial-activation generate ")
 
 
-def test_loading_the_project_forks_no_worker_process(tmp_path):
+def test_loading_the_project_forks_no_worker_process(project_copy, tmp_path):
     """SQLMesh loads models in forked workers unless told not to; a killed build would orphan them.
-    Here any fork fails the build."""
+    The CLI tells it (the library leaves the process's environment alone). Here any fork fails the build."""
     script = (
         "import os, sys\n"
-        "import trial_activation\n"
-        "from trial_activation.project import build, copy_project, open_context\n"
         "def no_fork(*args, **kwargs):\n"
         "    raise AssertionError('forked a worker process')\n"
         "os.fork = no_fork\n"
-        "context = open_context(copy_project(sys.argv[1]), warehouse_path=sys.argv[2])\n"
-        "build(context, skip_tests=True)\n"
+        "from trial_activation.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "project"), str(tmp_path / "w.duckdb")],
+        [sys.executable, "-c", script, "--debug", "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb")],
         capture_output=True,
         text=True,
         timeout=600,
-        env={key: value for key, value in __import__("os").environ.items() if key != "MAX_FORK_WORKERS"},
+        env={key: value for key, value in os.environ.items() if key != "MAX_FORK_WORKERS"},
     )
 
     assert done.returncode == 0, done.stderr[-2000:]

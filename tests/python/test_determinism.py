@@ -10,7 +10,8 @@ import pytest
 from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
 
 from env_helpers import FAST, MARTS, edit_goal, read_marts, short_name
-from trial_activation.project import build, copy_project, open_context
+from project_copy import copy_project
+from trial_activation.project import build, open_context
 
 
 def assert_marts_identical(left: dict, right: dict) -> None:

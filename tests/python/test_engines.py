@@ -23,7 +23,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from trial_activation.project import build, copy_project, input_report, open_context
+from project_copy import copy_project
+from trial_activation.project import build, input_report, open_context
 
 from conftest import SAMPLE_LOG
 
@@ -45,21 +46,14 @@ RAW_COLUMNS = ("organization_id", "activity_name", "timestamp", "converted", "co
 def duckdb_marts(tmp_path_factory):
     """The marts of the DuckDB build on the sample: {model: sorted normalised rows}, plus the columns."""
     root = tmp_path_factory.mktemp("engines_duckdb")
-    saved = {name: os.environ.get(name) for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH", "TRIAL_GATEWAY")}
-    os.environ.pop("TRIAL_GATEWAY", None)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TRIAL_GATEWAY", raising=False)  # the DuckDB build, whatever the shell selects
         context = open_context(
             copy_project(root / "project"), events_path=SAMPLE_LOG, warehouse_path=root / "warehouse.duckdb"
         )
-        build(context, skip_tests=True)
-        marts = {model: fetch_mart(context, model) for model in MARTS}
-        context.close()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    build(context, skip_tests=True)
+    marts = {model: fetch_mart(context, model) for model in MARTS}
+    context.close()
     return marts
 
 

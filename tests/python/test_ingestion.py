@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 import pytest
 from sqlmesh.utils.errors import SQLMeshError
 
-from trial_activation.project import build, copy_project, open_context
+from project_copy import copy_project
+from trial_activation.project import build, open_context
 
 HEADER = "ORGANIZATION_ID,ACTIVITY_NAME,TIMESTAMP,CONVERTED,CONVERTED_AT,TRIAL_START,TRIAL_END"
 COLUMNS = HEADER.split(",")
@@ -288,11 +289,8 @@ def rows_build(tmp_path_factory):
     """The project built into prod on a CSV of ROWS (mixed-case header): the context."""
     root = tmp_path_factory.mktemp("rows_build")
     path = write_csv(root / "events.csv", ROWS, header=HEADER.title())
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH"):
-            patch.setenv(name, "")  # so that leaving the block removes what open_context sets
-        context = open_context(copy_project(root / "project"), events_path=path, warehouse_path=root / "w.duckdb")
-        build(context, skip_tests=True)  # the YAML unit tests run on their own
+    context = open_context(copy_project(root / "project"), events_path=path, warehouse_path=root / "w.duckdb")
+    build(context, skip_tests=True)  # the YAML unit tests run on their own
     return context
 
 
@@ -577,8 +575,8 @@ def test_parquet_with_time_zone_aware_timestamps_is_read_in_utc_whatever_the_pro
     pq.write_table(table, path)
     script = (
         "import json, sys\n"
-        "from trial_activation.project import build, copy_project, open_context\n"
-        "context = open_context(copy_project(sys.argv[1]), events_path=sys.argv[2], warehouse_path=sys.argv[3])\n"
+        "from trial_activation.project import build, open_context\n"
+        "context = open_context(sys.argv[1], events_path=sys.argv[2], warehouse_path=sys.argv[3])\n"
         "build(context, skip_tests=True)\n"
         "rows = context.fetchdf('SELECT organization_id, CAST(event_at AS TEXT) AS event_at, trial_day"
         " FROM staging.trial_events ORDER BY 1').values.tolist()\n"
@@ -587,7 +585,7 @@ def test_parquet_with_time_zone_aware_timestamps_is_read_in_utc_whatever_the_pro
     results = {}
     for zone in ("America/New_York", "Asia/Tokyo"):
         done = subprocess.run(
-            [sys.executable, "-c", script, str(tmp_path / zone.replace("/", "_")), str(path), str(tmp_path / f"{zone[:4]}.duckdb")],
+            [sys.executable, "-c", script, str(copy_project(tmp_path / zone.replace("/", "_"))), str(path), str(tmp_path / f"{zone[:4]}.duckdb")],
             env={**os.environ, "TZ": zone},
             capture_output=True,
             text=True,

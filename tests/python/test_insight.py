@@ -15,7 +15,8 @@ from independent import expected_candidate_goals, expected_goal_conversion, expe
 
 from sqlmesh.utils.errors import PlanError
 
-from trial_activation.project import PROJECT_ROOT, build, copy_project, open_context
+from project_copy import copy_project
+from trial_activation.project import PROJECT_ROOT, build, open_context
 
 SEED = PROJECT_ROOT / "seeds" / "activation_goals.csv"
 GOALS = read_goals(SEED)

@@ -11,7 +11,8 @@ import pytest
 
 from independent import ACTIVATION_COLUMNS, GOAL_COLUMNS, expected_marts, read_goals
 from conftest import REAL_LOG, SAMPLE_LOG
-from trial_activation.project import PROJECT_ROOT, build, open_context, copy_project
+from project_copy import copy_project
+from trial_activation.project import PROJECT_ROOT, build, open_context
 
 GOALS = read_goals(PROJECT_ROOT / "seeds" / "activation_goals.csv")
 
