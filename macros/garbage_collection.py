@@ -13,7 +13,9 @@ full collection at exit. Reference counting still frees every object that is not
 import atexit
 import gc
 
-gc.freeze()
-gc.set_threshold(10_000, 50, 100)
-atexit.unregister(gc.freeze)  # the project may load more than once in a process: register once
-atexit.register(gc.freeze)
+if not gc.get_freeze_count():
+    # Once per process: a process that loads the project again (the tests, the UI) would otherwise
+    # freeze the garbage of its earlier loads too, and never free it.
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
+    atexit.register(gc.freeze)
