@@ -40,9 +40,17 @@ def plan(context: Context, environment: str):
     return context.plan(environment, no_prompts=True, auto_apply=False, **FAST)
 
 
+def planned_intervals(plan) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
+    """Model -> the intervals the plan will compute (its missing intervals), as naive UTC datetimes."""
+    return {
+        short_name(missing.snapshot_id.name): [(_utc(start), _utc(end)) for start, end in missing.intervals]
+        for missing in plan.missing_intervals
+    }
+
+
 def backfilled_models(plan) -> set[str]:
     """Models the plan will compute (those with missing intervals)."""
-    return {short_name(intervals.snapshot_id.name) for intervals in plan.missing_intervals}
+    return set(planned_intervals(plan))
 
 
 def directly_modified(plan) -> set[str]:
