@@ -13,7 +13,6 @@ discarded dev leaves no views behind. A second experiment edits the Ibis thresho
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from env_helpers import (
     apply_computing,
@@ -28,7 +27,7 @@ from env_helpers import (
     shared_project,  # noqa: F401 (a fixture)
 )
 from independent import expected_goal_conversion, expected_marts, read_goals
-from marts import GRAIN, TOLERANCE, assert_marts_equal, assert_same_rows, read_marts
+from marts import assert_marts_equal, assert_marts_match_independent, read_marts
 
 from trial_activation.compare import compare_environments, format_comparison
 
@@ -55,12 +54,6 @@ def _project_variables(shared_project, monkeypatch):  # noqa: F811 (the fixture 
 def downstream_of(context, model: str) -> set[str]:
     fqns = context.dag.downstream(context.get_model(model).fqn)
     return {context.get_model(fqn).name for fqn in fqns}
-
-
-def assert_matches_expected(marts: dict[str, pd.DataFrame], expected: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    """The marts hold the independently computed rows (expected_marts: goals, activation), column by column."""
-    for model, rows in zip(("marts.trial_goals", "marts.trial_activation"), expected):
-        assert_same_rows(marts[model], rows, GRAIN[model], columns=list(rows.columns), atol=TOLERANCE, name=model)
 
 
 class SeedEdit:
@@ -123,8 +116,8 @@ def test_prod_did_not_move(seed_edit):
 
 
 def test_both_environments_hold_the_independent_computation(seed_edit):
-    assert_matches_expected(seed_edit.prod_before, seed_edit.expected_before)
-    assert_matches_expected(read_marts(seed_edit.context, "dev"), seed_edit.expected_after)
+    assert_marts_match_independent(seed_edit.prod_before, *seed_edit.expected_before)
+    assert_marts_match_independent(read_marts(seed_edit.context, "dev"), *seed_edit.expected_after)
     assert seed_edit.gained, "a lower week-1 percentile should activate more organizations on this data"
     assert not seed_edit.lost
 

@@ -476,7 +476,12 @@ def test_later_start_quarantines_earlier_events_and_the_audit_catches_a_lost_row
 def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     """A live export holds events of today, which the daily load takes tomorrow: the plan succeeds,
     they are not staged yet, and the accounting audit of the loaded days passes. Audited with today
-    included (a day not loaded yet), the same audit reports them."""
+    included (a day not loaded yet), the same audit reports them.
+
+    The events are dated by the wall clock, which the event_in_future rule reads (DuckDB's
+    CURRENT_DATE); SQLMesh's clock is pinned to the same instant, so that a build running past
+    midnight still loads only the days before `now` (the rule's clock can only move later, which
+    quarantines nothing more)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     start = now - timedelta(days=2)
     today = event(org="org_live", at=f"{now}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
@@ -484,7 +489,7 @@ def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     tomorrow = (now + timedelta(days=1)).replace(hour=23, minute=0, second=0)
     ahead = event(org="org_live", at=f"{tomorrow}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
     context = make_context(events_path=write_csv(tmp_path / "events.csv", [event(), CONVERTED, today, ahead]))
-    build(context, skip_tests=True)
+    build(context, skip_tests=True, execution_time=now)
 
     assert raw_rows_accounted(context) == (4, 2, 0)
     loaded_days = dict(start="2024-01-01", models=["staging.trial_events_quarantine_dated"])

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import REAL_LOG, SAMPLE_LOG
 from independent import expected_candidate_goals, expected_goal_conversion, expected_marts, read_goals
+from marts import GRAIN, TOLERANCE, assert_same_rows, read_mart
 
 from sqlmesh.utils.errors import PlanError
 
@@ -21,28 +22,6 @@ SEED = PROJECT_ROOT / "seeds" / "activation_goals.csv"
 GOALS = read_goals(SEED)
 with open(PROJECT_ROOT / "seeds" / "candidate_goal_grid.csv", newline="", encoding="utf-8") as _grid:
     GRID = list(csv.DictReader(_grid))
-TOLERANCE = 1e-9
-GOAL_CONVERSION_KEYS = ["goal_id", "population"]
-
-
-def assert_rows_match(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str], columns: list[str]) -> None:
-    """Same keys; every column equal (floats within 1e-9, NULL where expected None)."""
-    actual = actual.sort_values(keys).reset_index(drop=True)
-    expected = expected.sort_values(keys).reset_index(drop=True)
-    assert list(actual[keys].astype(str).itertuples(index=False)) == list(
-        expected[keys].astype(str).itertuples(index=False)
-    ), "the rows' keys differ"
-    for column in columns:
-        got, want = actual[column], expected[column]
-        if column in keys or want.map(lambda v: isinstance(v, (str, bool, np.bool_))).any():
-            same = (got.astype(object) == want.astype(object)) | (got.isna() & want.isna())
-        else:
-            same = pd.Series(np.isclose(got.astype(float), want.astype(float), rtol=0, atol=TOLERANCE, equal_nan=True))
-        if not same.all():
-            raise AssertionError(
-                f"{column} differs on {int((~same).sum())} rows, e.g.\n"
-                f"{actual.loc[~same, keys].assign(actual=got[~same], expected=want[~same]).head(10)}"
-            )
 
 
 GOAL_CONVERSION_COLUMNS = [
@@ -85,11 +64,11 @@ CANDIDATE_COLUMNS = [
 
 
 def check_goal_conversion(context, events_path) -> None:
-    actual = context.fetchdf("SELECT * FROM marts.goal_conversion")
+    actual = read_mart(context, "marts.goal_conversion")
     expected = expected_goal_conversion(events_path, GOALS)
     assert set(actual.population) == {"all", "unconverted_at_window_end"}
     assert len(actual) == 2 * (len(GOALS) + 1)
-    assert_rows_match(actual, expected, GOAL_CONVERSION_KEYS, GOAL_CONVERSION_COLUMNS)
+    assert_same_rows(actual, expected, GRAIN["marts.goal_conversion"], columns=GOAL_CONVERSION_COLUMNS, atol=TOLERANCE)
 
 
 def check_funnel_and_cohorts(context, events_path) -> None:
@@ -134,10 +113,10 @@ def check_funnel_and_cohorts(context, events_path) -> None:
 
 
 def check_candidates(context, events_path) -> None:
-    actual = context.fetchdf("SELECT * FROM marts.candidate_goals")
+    actual = read_mart(context, "marts.candidate_goals")
     expected = expected_candidate_goals(events_path, GRID)
     assert len(actual) > 100, "the default grid evaluates hundreds of candidates"
-    assert_rows_match(actual, expected, ["candidate_id"], CANDIDATE_COLUMNS)
+    assert_same_rows(actual, expected, GRAIN["marts.candidate_goals"], columns=CANDIDATE_COLUMNS, atol=TOLERANCE)
     support = int(context.config.variables["candidate_min_support"])
     assert (actual.is_supported == ((actual.completed >= support) & (actual.not_completed >= support))).all()
 
