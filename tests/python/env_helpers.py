@@ -119,6 +119,16 @@ def apply_computing(context: Context, plan) -> set[str]:
     return set(computed)
 
 
+def failed_models(caplog) -> list[str]:
+    """What SQLMesh logged for each model that failed (at INFO, with the exception): the failure, then
+    its cause. Set caplog to INFO for the "sqlmesh" logger before planning."""
+    return [
+        f"{record.getMessage()} {record.exc_info[1].__cause__}"
+        for record in caplog.records
+        if record.name.startswith("sqlmesh") and record.exc_info
+    ]
+
+
 def plan_and_apply_without_computing(context: Context, environment: str) -> None:
     """Plan environment and apply it, asserting that nothing is backfilled or evaluated: only the
     virtual layer moves (promotion of what dev built, or a rollback to tables that still exist)."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REAL_LOG, SAMPLE_LOG
+from env_helpers import failed_models
 from independent import expected_candidate_goals, expected_goal_conversion, expected_marts, read_goals
 from marts import GRAIN, TOLERANCE, assert_same_rows, read_mart
 
@@ -209,15 +211,13 @@ def test_adopting_a_candidates_seed_row_gives_the_candidates_goal(make_context, 
     ],
     ids=["goal_id activation", "repeated goal_order", "missing goal_order"],
 )
-def test_goal_definition_audit_rejects_bad_goal_rows(make_context, project_copy, bad_row, monkeypatch):
+def test_goal_definition_audit_rejects_bad_goal_rows(make_context, project_copy, bad_row, caplog):
     """The plan stops at the goals seed, and the failure names the goal-definition audit."""
     with open(project_copy / "seeds" / "activation_goals.csv", "a", encoding="utf-8") as seed:
         seed.write(bad_row + "\n")
     context = make_context()
-    failures: list[str] = []
-    monkeypatch.setattr(
-        context.console, "log_failed_models", lambda errors: failures.extend(f"{e} {e.__cause__}" for e in errors)
-    )
+    caplog.set_level(logging.INFO, logger="sqlmesh")
     with pytest.raises(PlanError):
         build(context, skip_tests=True, skip_linter=True)
+    failures = failed_models(caplog)
     assert any("activation_goals" in f and "valid_goal_definitions" in f for f in failures), failures
