@@ -8,7 +8,6 @@ import csv
 import io
 import logging
 
-import numpy as np
 import pandas as pd
 import pytest
 from conftest import REAL_LOG, SAMPLE_LOG
@@ -96,21 +95,18 @@ def check_funnel_and_cohorts(context, events_path) -> None:
         assert row.organizations == bucket.sum()
         assert row.converted == (bucket & activation.converted).sum()
 
-    cohorts = context.fetchdf("SELECT * FROM marts.activation_cohorts").set_index("trial_start_week")
+    cohorts = read_mart(context, "marts.activation_cohorts")
     week = (activation.trial_start - pd.to_timedelta(activation.trial_start.dt.weekday, unit="D")).dt.normalize()
-    expected = activation.groupby(week).agg(
+    expected = activation.groupby(week.rename("trial_start_week")).agg(
         organizations=("is_activated", "size"),
         activated=("is_activated", "sum"),
         converted=("converted", "sum"),
         median_days_to_activation=("days_to_activation", lambda d: d.dropna().astype(float).median()),
     )
-    cohorts.index = pd.to_datetime(cohorts.index)
-    assert sorted(cohorts.index) == sorted(expected.index)
-    for column in expected.columns:
-        np.testing.assert_allclose(
-            cohorts.loc[expected.index, column].astype(float), expected[column].astype(float), atol=TOLERANCE, err_msg=column
-        )
-    iso = pd.Series(cohorts.index).dt.isocalendar()
+    assert_same_rows(
+        cohorts, expected.reset_index(), GRAIN["marts.activation_cohorts"], columns=list(expected.columns), atol=TOLERANCE
+    )
+    iso = cohorts.trial_start_week.dt.isocalendar()
     assert list(cohorts.iso_year) == list(iso.year) and list(cohorts.iso_week) == list(iso.week)
 
 
