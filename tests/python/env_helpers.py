@@ -1,28 +1,24 @@
 """Helpers for the virtual-environment tests: a project copy built into prod once per module, plan
-without applying, record what SQLMesh evaluates, read an environment's marts and physical tables,
-edit a goal in the seed."""
+without applying, what SQLMesh computed (from its state), an environment's physical tables, edit a
+goal in the seed. Marts are read and compared with tests/python/marts.py."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from sqlglot import exp
 from sqlmesh import Context
-from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
 
 from project_copy import copy_project
-from trial_activation.project import PROJECT_ROOT, build, environment_table, open_context
+from trial_activation.project import PROJECT_ROOT, build, open_context
 
 SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
 REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
-MARTS = ("marts.trial_goals", "marts.trial_activation")
-MART_KEYS = {"marts.trial_goals": ["organization_id", "goal_id"], "marts.trial_activation": ["organization_id"]}
 
 
 def events_path() -> Path:
@@ -45,9 +41,17 @@ def plan(context: Context, environment: str):
     return context.plan(environment, no_prompts=True, auto_apply=False, **FAST)
 
 
+def planned_intervals(plan) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
+    """Model -> the intervals the plan will compute (its missing intervals), as naive UTC datetimes."""
+    return {
+        short_name(missing.snapshot_id.name): [(_utc(start), _utc(end)) for start, end in missing.intervals]
+        for missing in plan.missing_intervals
+    }
+
+
 def backfilled_models(plan) -> set[str]:
     """Models the plan will compute (those with missing intervals)."""
-    return {short_name(intervals.snapshot_id.name) for intervals in plan.missing_intervals}
+    return set(planned_intervals(plan))
 
 
 def directly_modified(plan) -> set[str]:
@@ -59,21 +63,6 @@ def physical_tables(context: Context, environment: str) -> dict[str, str]:
     env = context.state_reader.get_environment(environment)
     assert env is not None, f"environment {environment} does not exist"
     return {short_name(s.name): s.table_name() for s in env.snapshots}
-
-
-def read_marts(context: Context, environment: str) -> dict[str, pd.DataFrame]:
-    """Every row of both marts in `environment`, sorted by grain."""
-    return {
-        model: context.fetchdf(f"SELECT * FROM {environment_table(context, model, environment)}")
-        .sort_values(MART_KEYS[model])
-        .reset_index(drop=True)
-        for model in MARTS
-    }
-
-
-def assert_marts_equal(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame]) -> None:
-    for model in MARTS:
-        pd.testing.assert_frame_equal(left[model], right[model], obj=model)
 
 
 def environment_views(context: Context, environment: str) -> list[str]:
@@ -89,29 +78,56 @@ def environment_views(context: Context, environment: str) -> list[str]:
 
 
 @contextmanager
-def recording_evaluations():
-    """Yield a list that collects the model of every snapshot SQLMesh evaluates (computes) meanwhile."""
-    evaluated: list[str] = []
-    lock = threading.Lock()
-    original = SnapshotEvaluator.evaluate
+def newly_computed(context: Context, snapshots):
+    """Yield a dict that, on exit, maps each model whose snapshot (of `snapshots`: ids, table infos or
+    snapshots) SQLMesh computed meanwhile to the intervals it computed, as naive UTC datetimes.
 
-    def evaluate(self, snapshot, *args, **kwargs):
-        with lock:
-            evaluated.append(short_name(snapshot.name))
-        return original(self, snapshot, *args, **kwargs)
+    Read from SQLMesh's state: an interval is recorded for a snapshot once its evaluation succeeded,
+    so the intervals a snapshot gained are what was computed. (Not a restatement: that removes the
+    intervals and computes them again; its plan's missing_intervals say what it computes.)
+    """
+    snapshots = list(snapshots)
+    before = _recorded_intervals(context, snapshots)
+    computed: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+    yield computed
+    for model, intervals in _recorded_intervals(context, snapshots).items():
+        gained = sorted(set(_outside(intervals, before.get(model, []))))
+        if gained:
+            computed[model] = [(_utc(start), _utc(end)) for start, end in gained]
 
-    SnapshotEvaluator.evaluate = evaluate
-    try:
-        yield evaluated
-    finally:
-        SnapshotEvaluator.evaluate = original
+
+def _recorded_intervals(context: Context, snapshots) -> dict[str, list[tuple[int, int]]]:
+    found = context.state_reader.get_snapshots(snapshots)
+    return {short_name(s.name): [*s.intervals, *s.dev_intervals] for s in found.values()}
 
 
-def apply_recording(context: Context, plan) -> list[str]:
-    """Apply plan and return the models it evaluated (computed), in order."""
-    with recording_evaluations() as evaluated:
+def _outside(intervals, covered) -> list[tuple[int, int]]:
+    """The parts of `intervals` that `covered` does not cover (both lists of [start, end) pairs)."""
+    parts = list(intervals)
+    for c_start, c_end in covered:
+        parts = [p for start, end in parts for p in ((start, min(end, c_start)), (max(start, c_end), end)) if p[0] < p[1]]
+    return parts
+
+
+def _utc(epoch_ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
+
+
+def apply_computing(context: Context, plan) -> set[str]:
+    """Apply plan and return the models it computed."""
+    with newly_computed(context, plan.snapshots) as computed:
         context.apply(plan)
-    return evaluated
+    return set(computed)
+
+
+def failed_models(caplog) -> list[str]:
+    """What SQLMesh logged for each model that failed (at INFO, with the exception): the failure, then
+    its cause. Set caplog to INFO for the "sqlmesh" logger before planning."""
+    return [
+        f"{record.getMessage()} {record.exc_info[1].__cause__}"
+        for record in caplog.records
+        if record.name.startswith("sqlmesh") and record.exc_info
+    ]
 
 
 def plan_and_apply_without_computing(context: Context, environment: str) -> None:
@@ -119,7 +135,7 @@ def plan_and_apply_without_computing(context: Context, environment: str) -> None
     virtual layer moves (promotion of what dev built, or a rollback to tables that still exist)."""
     planned = plan(context, environment)
     assert backfilled_models(planned) == set()
-    assert apply_recording(context, planned) == []
+    assert apply_computing(context, planned) == set()
 
 
 def plan_dev_with_edit(context: Context, environment: str, path: Path, edited: bytes) -> None:

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import REAL_LOG
 from independent import read_goals
-from trial_activation.project import PROJECT_ROOT, build, copy_project, open_context
+from project_copy import copy_project
+from trial_activation.project import PROJECT_ROOT, build, open_context
 
 BENCH = PROJECT_ROOT / "benchmarks"
 DEFAULT_GOALS = [goal["goal_id"] for goal in read_goals(PROJECT_ROOT / "seeds" / "activation_goals.csv")]

@@ -13,7 +13,7 @@ import pytest
 from sqlmesh import Context
 
 from trial_activation.__main__ import main
-from trial_activation.project import PROJECT_ROOT, build, open_context
+from trial_activation.project import PROJECT_ROOT
 
 from env_helpers import edit_goal
 

@@ -12,30 +12,20 @@ exports) is missing, it fails and says what is missing.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import gzip
-import math
 import os
 import shutil
 import uuid
 
-import pandas as pd
 import pytest
 
 from project_copy import copy_project
 from trial_activation.project import build, input_report, open_context
 
 from conftest import SAMPLE_LOG
+from marts import GRAIN, TOLERANCE, assert_marts_equal, read_marts
 
-MARTS = {
-    "marts.trial_goals": ("organization_id", "goal_id"),
-    "marts.trial_activation": ("organization_id",),
-    "marts.goal_conversion": ("goal_id", "population"),
-    "marts.activation_funnel": ("section", "step"),
-    "marts.activation_cohorts": ("trial_start_week",),
-    "marts.candidate_goals": ("candidate_id",),
-}
+MARTS = tuple(GRAIN)  # every mart
 # The sample's data rows, counted independently of the project (the gzip's lines less the header).
 with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8") as _rows:
     SAMPLE_RAW_ROWS = sum(1 for _ in _rows) - 1
@@ -44,16 +34,16 @@ RAW_COLUMNS = ("organization_id", "activity_name", "timestamp", "converted", "co
 
 @pytest.fixture(scope="module")
 def duckdb_marts(tmp_path_factory):
-    """The marts of the DuckDB build on the sample: {model: sorted normalised rows}, plus the columns."""
+    """The marts of the DuckDB build on the sample (marts.read_marts)."""
     root = tmp_path_factory.mktemp("engines_duckdb")
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("TRIAL_GATEWAY", raising=False)  # the DuckDB build, whatever the shell selects
         context = open_context(
             copy_project(root / "project"), events_path=SAMPLE_LOG, warehouse_path=root / "warehouse.duckdb"
         )
-    build(context, skip_tests=True)
-    marts = {model: fetch_mart(context, model) for model in MARTS}
-    context.close()
+        build(context, skip_tests=True)
+        marts = read_marts(context, models=MARTS)
+        context.close()
     return marts
 
 
@@ -80,8 +70,7 @@ def test_spark_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
             f" USING csv OPTIONS (path '{body.parent}', header 'false')"
         )
         build(context, skip_tests=True)  # the YAML unit tests run on DuckDB (test_sqlmesh_checks.py)
-        for model in MARTS:
-            assert_same_mart(model, fetch_mart(context, model), duckdb_marts[model])
+        assert_same_marts_as_duckdb(read_marts(context, models=MARTS), duckdb_marts)
         assert input_report(context) == f"Input (prod): {SAMPLE_RAW_ROWS:,} raw rows in the warehouse table raw.trial_events"
     finally:
         context.close()
@@ -105,8 +94,7 @@ def test_postgres_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
         context = open_context(copy_project(tmp_path / "project"), warehouse_path=tmp_path / "unused.duckdb", gateway="postgres")
         try:
             build(context, skip_tests=True)
-            for model in MARTS:
-                assert_same_mart(model, fetch_mart(context, model), duckdb_marts[model])
+            assert_same_marts_as_duckdb(read_marts(context, models=MARTS), duckdb_marts)
             assert input_report(context) == f"Input (prod): {SAMPLE_RAW_ROWS:,} raw rows in the warehouse table raw.trial_events"
         finally:
             context.close()
@@ -161,48 +149,7 @@ def write_rows_without_header(source, target) -> None:
         shutil.copyfileobj(rows, out)
 
 
-# --- comparing marts across engines -------------------------------------------------------------
-
-
-def fetch_mart(context, model: str) -> tuple[list[str], list[tuple]]:
-    """(column names, rows sorted by the grain) with values normalised across engines."""
-    frame = context.fetchdf(f"SELECT * FROM {model}")
-    columns = [c.lower() for c in frame.columns]
-    rows = [tuple(normalise(v) for v in row) for row in frame.itertuples(index=False, name=None)]
-    keys = [columns.index(c) for c in MARTS[model]]
-    return columns, sorted(rows, key=lambda row: tuple(row[i] for i in keys))
-
-
-def normalise(value):
-    """None for every engine's NULL; datetimes naive to the microsecond; numbers as float; bools as bool."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
-        return value.to_pydatetime().replace(tzinfo=None)
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, dt.date):  # a DATE column: PostgreSQL's driver gives a date, DuckDB's a Timestamp
-        return dt.datetime(value.year, value.month, value.day)
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float, decimal.Decimal)):
-        value = float(value)
-        return None if math.isnan(value) else value
-    return value
-
-
-def assert_same_mart(model: str, actual, expected) -> None:
-    actual_columns, actual_rows = actual
-    expected_columns, expected_rows = expected
-    assert actual_columns == expected_columns, f"{model}: columns differ from DuckDB's"
-    assert len(actual_rows) == len(expected_rows), f"{model}: {len(actual_rows)} rows, DuckDB has {len(expected_rows)}"
-    for actual_row, expected_row in zip(actual_rows, expected_rows):
-        for column, a, e in zip(actual_columns, actual_row, expected_row):
-            same = (
-                math.isclose(a, e, rel_tol=1e-9, abs_tol=1e-9)
-                if isinstance(a, float) and isinstance(e, float)
-                else a == e
-            )
-            assert same, f"{model}: {column} is {a!r}, DuckDB has {e!r} in row {dict(zip(actual_columns, expected_row))}"
+def assert_same_marts_as_duckdb(actual: dict, duckdb_marts: dict) -> None:
+    """Every row and column of DuckDB's marts: floats within a tolerance (each engine adds up in its own
+    order), the rest equal; the drivers' column types differ (e.g. DECIMAL as Python objects)."""
+    assert_marts_equal(actual, duckdb_marts, atol=TOLERANCE, rtol=TOLERANCE, same_types=False)

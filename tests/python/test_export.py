@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from env_helpers import plan_dev_with_edit, short_name
+from marts import GRAIN, assert_same_rows
 from trial_activation import export as export_module
 from trial_activation.__main__ import main
 from trial_activation.export import export_marts
@@ -34,10 +35,6 @@ def _read_back(path, file_format: str, columns: list[dict]) -> pd.DataFrame:
         types = "{" + ", ".join(f"'{c['name']}': '{c['type']}'" for c in columns) + "}"
         query = f"SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = {types})"
         return reader.execute(query, [str(path)]).df()
-
-
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
 def _sha256(path) -> str:
@@ -65,7 +62,7 @@ def test_export_round_trips_every_mart(sample_build, tmp_path, file_format):
         assert [(c["name"], c["type"]) for c in entry["columns"]] == list(zip(types.column_name, types.column_type))
         exported = _read_back(path, file_format, entry["columns"])
         assert entry["rows"] == len(exported) == len(mart) > 0, entry["model"]
-        pd.testing.assert_frame_equal(_sorted(exported), _sorted(mart), obj=entry["model"], check_dtype=False)
+        assert_same_rows(exported, mart, GRAIN[entry["model"]], name=entry["model"])
         assert entry["sha256"] == _sha256(path)
     # The snapshot versions are the environment's (what SQLMesh's state says prod points to).
     versions = {short_name(s.name): s.version for s in context.state_reader.get_environment("prod").snapshots}
@@ -141,6 +138,6 @@ def test_export_of_dev_reads_unchanged_marts_from_the_tables_dev_shares(sample_b
         source = f"marts__{dev}.activation_cohorts" if entry["model"] == "marts.activation_cohorts" else entry["model"]
         expected = context.fetchdf(f"SELECT * FROM {source}")
         exported = _read_back(out / entry["file"], "parquet", entry["columns"])
-        pd.testing.assert_frame_equal(_sorted(exported), _sorted(expected), obj=entry["model"], check_dtype=False)
+        assert_same_rows(exported, expected, GRAIN[entry["model"]], name=entry["model"])
     cohorts = next(entry for entry in manifest["models"] if entry["model"] == "marts.activation_cohorts")
     assert "export_probe" in [column["name"] for column in cohorts["columns"]]

@@ -3,7 +3,9 @@
 The log is a folder of daily Parquet files (one per event day, as trial_activation.generate
 --partition-by-day writes it). SQLMesh processes intervals up to the wall clock (years after the
 2024 data), so every build and run here pins its clock with `execution_time` (the CLI's
-`plan --execution-time`) or `run(end=...)`: "the data up to day D - 1 arrived, then day D did".
+`plan --execution-time`; a run also with its `end`): "the data up to day D - 1 arrived, then day D did".
+What a run computed is read from SQLMesh's state (the intervals it recorded), what a restatement
+computes from its plan's missing intervals.
 """
 
 from __future__ import annotations
@@ -12,17 +14,14 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
+from env_helpers import newly_computed, planned_intervals
+from marts import TOLERANCE, assert_marts_equal, read_marts
 
 from project_copy import copy_project
 from trial_activation.generate import generate
 from trial_activation.project import build, open_context
 
-MARTS = {
-    "marts.trial_goals": "organization_id, goal_id",
-    "marts.trial_activation": "organization_id",
-}
 INCREMENTAL_MODELS = (
     "staging.trial_events",
     "staging.trial_events_quarantine_dated",
@@ -76,31 +75,15 @@ def _context(root: Path, name: str, events: str):
     return open_context(project, events_path=events, warehouse_path=root / name / "warehouse.duckdb")
 
 
-def _marts(context) -> dict[str, pd.DataFrame]:
-    return {
-        model: context.fetchdf(f"SELECT * FROM {model} ORDER BY {order}").reset_index(drop=True)
-        for model, order in MARTS.items()
-    }
+def _marts(context) -> dict:
+    marts = read_marts(context)
+    assert all(len(rows) for rows in marts.values()), "a mart is empty: the comparison would be vacuous"
+    return marts
 
 
 def _assert_same_marts(actual: dict, expected: dict) -> None:
-    for model in MARTS:
-        assert len(actual[model]) > 0
-        pd.testing.assert_frame_equal(actual[model], expected[model], check_exact=False, rtol=1e-9)
-
-
-def _record_evaluations(context) -> list[tuple[str, dt.datetime, dt.datetime]]:
-    """Every (model, interval start, interval end) the context evaluates from now on."""
-    evaluations = []
-    original = context.console.update_snapshot_evaluation_progress
-
-    def record(snapshot, interval, *args, **kwargs):
-        start, end = (dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).replace(tzinfo=None) for ms in interval)
-        evaluations.append((snapshot.name.replace('"', "").split(".", 1)[1], start, end))
-        return original(snapshot, interval, *args, **kwargs)
-
-    context.console.update_snapshot_evaluation_progress = record
-    return evaluations
+    """Equal up to float summation order (an incremental run adds up in another order than a build)."""
+    assert_marts_equal(actual, expected, atol=TOLERANCE, rtol=TOLERANCE)
 
 
 @pytest.fixture(scope="module")
@@ -136,14 +119,14 @@ def test_daily_run_processes_only_the_new_day(daily_log, tmp_path, day_share, th
 
     (tmp_path / "input" / days[-1].name).symlink_to(days[-1])  # the new day's file lands
     context = _context(tmp_path, "daily", events)  # a new process, as the daily cron job would be
-    evaluations = _record_evaluations(context)
-    context.run(end=new_day)
+    day_start = dt.datetime.combine(new_day, dt.time())
+    day_end = day_start + dt.timedelta(days=1)
+    with newly_computed(context, context.state_reader.get_environment("prod").snapshots) as computed:
+        context.run(end=new_day, execution_time=day_end)  # the run just after midnight
 
-    day_start, day_end = dt.datetime.combine(new_day, dt.time()), dt.datetime.combine(new_day, dt.time()) + dt.timedelta(days=1)
     for model in INCREMENTAL_MODELS + ORGANIZATION_MODELS + (HISTORY_MODEL,):
-        assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_end)], model
-    evaluated = {m for m, _, _ in evaluations}
-    assert set(FULL_MODELS) <= evaluated
+        assert computed.get(model) == [(day_start, day_end)], model
+    assert set(FULL_MODELS) <= set(computed)
     assert (not context.fetchdf(thresholds).equals(thresholds_before)) == threshold_moves
 
     reference = _context(tmp_path, "full", _input_folder(tmp_path / "all_input", days))
@@ -194,15 +177,18 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     # same interval of every downstream incremental-by-time model, and rebuilds the downstream
     # incremental-by-organization models (it restates INCREMENTAL_BY_UNIQUE_KEY models in full) and
     # the FULL ones.
-    evaluations = _record_evaluations(context)
-    context.plan(
+    restatement = context.plan(
         "prod", restate_models=["staging.trial_events"], start=day, end=day, execution_time=run_clock,
-        auto_apply=True, no_prompts=True, **BUILD_OPTIONS,
+        auto_apply=False, no_prompts=True, **BUILD_OPTIONS,
     )
+    planned = planned_intervals(restatement)
     day_start = dt.datetime.combine(day, dt.time())
     for model in INCREMENTAL_MODELS:
-        assert [(s, e) for m, s, e in evaluations if m == model] == [(day_start, day_start + dt.timedelta(days=1))], model
-    assert set(FULL_MODELS) | set(ORGANIZATION_MODELS) <= {m for m, _, _ in evaluations}
+        assert planned.get(model) == [(day_start, day_start + dt.timedelta(days=1))], model
+    # staging.trial_events_quarantine reads the raw rows (through the dated quarantine), not staging.trial_events.
+    downstream_full = set(FULL_MODELS) - {"staging.trial_events_quarantine"}
+    assert downstream_full | set(ORGANIZATION_MODELS) <= set(planned)
+    context.apply(restatement)
     assert context.audit(**loaded_days)  # every raw row accounted for again
     # The threshold history is rebuilt with the marts (unique-key models restate in full): its only
     # rows are the thresholds the rebuilt marts used, which the next daily run compares with.

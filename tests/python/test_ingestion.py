@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlmesh.utils.errors import SQLMeshError
 
+from env_helpers import failed_models
 from project_copy import copy_project
 from trial_activation.project import build, open_context
 
@@ -217,19 +219,18 @@ def test_glob_mixing_csv_and_parquet_fails(make_context, tmp_path):
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
-def test_row_with_wrong_number_of_fields_fails_naming_file_and_line(make_context, tmp_path):
+def test_row_with_wrong_number_of_fields_fails_naming_file_and_line(make_context, tmp_path, caplog):
     """A ragged row fails the load rather than being quarantined: which value belongs to which column
     is unknown (an unquoted comma, a truncated export), so no reason could be trusted; DuckDB's error
     names the file, the line and the field count, and nothing reaches staging or the marts."""
     path = write_csv(tmp_path / "ragged.csv", [event(), event(at="2024-02-03 10:00:00")[:6], event()])
     context = make_context(events_path=path)
-    failures = []
-    context.console.log_failed_models = failures.extend  # the plan's error only says "failed"
+    caplog.set_level(logging.INFO, logger="sqlmesh")  # the plan's error only says "failed"; the log says why
 
     with pytest.raises(SQLMeshError, match="Plan application failed"):
         build(context, skip_tests=True)
 
-    messages = "\n".join(str(failure.__cause__) for failure in failures)
+    messages = "\n".join(failed_models(caplog))
     assert f"file = {path.resolve()}" in messages
     assert "CSV Error on Line: 3" in messages
     assert "Expected Number of Columns: 7 Found: 6" in messages
@@ -474,7 +475,12 @@ def test_later_start_quarantines_earlier_events_and_the_audit_catches_a_lost_row
 def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     """A live export holds events of today, which the daily load takes tomorrow: the plan succeeds,
     they are not staged yet, and the accounting audit of the loaded days passes. Audited with today
-    included (a day not loaded yet), the same audit reports them."""
+    included (a day not loaded yet), the same audit reports them.
+
+    The events are dated by the wall clock, which the event_in_future rule reads (DuckDB's
+    CURRENT_DATE); SQLMesh's clock is pinned to the same instant, so that a build running past
+    midnight still loads only the days before `now` (the rule's clock can only move later, which
+    quarantines nothing more)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     start = now - timedelta(days=2)
     today = event(org="org_live", at=f"{now}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
@@ -482,7 +488,7 @@ def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     tomorrow = (now + timedelta(days=1)).replace(hour=23, minute=0, second=0)
     ahead = event(org="org_live", at=f"{tomorrow}", trial_start=f"{start}", trial_end=f"{start + timedelta(days=30)}")
     context = make_context(events_path=write_csv(tmp_path / "events.csv", [event(), CONVERTED, today, ahead]))
-    build(context, skip_tests=True)
+    build(context, skip_tests=True, execution_time=now)
 
     assert raw_rows_accounted(context) == (4, 2, 0)
     loaded_days = dict(start="2024-01-01", models=["staging.trial_events_quarantine_dated"])

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 
-import numpy as np
 import pandas as pd
 import pytest
-from conftest import REAL_LOG, SAMPLE_LOG
+from conftest import REAL_LOG
+from env_helpers import failed_models
 from independent import expected_candidate_goals, expected_goal_conversion, expected_marts, read_goals
+from marts import GRAIN, TOLERANCE, assert_same_rows, read_mart
 
 from sqlmesh.utils.errors import PlanError
 
@@ -22,28 +24,6 @@ SEED = PROJECT_ROOT / "seeds" / "activation_goals.csv"
 GOALS = read_goals(SEED)
 with open(PROJECT_ROOT / "seeds" / "candidate_goal_grid.csv", newline="", encoding="utf-8") as _grid:
     GRID = list(csv.DictReader(_grid))
-TOLERANCE = 1e-9
-GOAL_CONVERSION_KEYS = ["goal_id", "population"]
-
-
-def assert_rows_match(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str], columns: list[str]) -> None:
-    """Same keys; every column equal (floats within 1e-9, NULL where expected None)."""
-    actual = actual.sort_values(keys).reset_index(drop=True)
-    expected = expected.sort_values(keys).reset_index(drop=True)
-    assert list(actual[keys].astype(str).itertuples(index=False)) == list(
-        expected[keys].astype(str).itertuples(index=False)
-    ), "the rows' keys differ"
-    for column in columns:
-        got, want = actual[column], expected[column]
-        if column in keys or want.map(lambda v: isinstance(v, (str, bool, np.bool_))).any():
-            same = (got.astype(object) == want.astype(object)) | (got.isna() & want.isna())
-        else:
-            same = pd.Series(np.isclose(got.astype(float), want.astype(float), rtol=0, atol=TOLERANCE, equal_nan=True))
-        if not same.all():
-            raise AssertionError(
-                f"{column} differs on {int((~same).sum())} rows, e.g.\n"
-                f"{actual.loc[~same, keys].assign(actual=got[~same], expected=want[~same]).head(10)}"
-            )
 
 
 GOAL_CONVERSION_COLUMNS = [
@@ -86,11 +66,11 @@ CANDIDATE_COLUMNS = [
 
 
 def check_goal_conversion(context, events_path) -> None:
-    actual = context.fetchdf("SELECT * FROM marts.goal_conversion")
+    actual = read_mart(context, "marts.goal_conversion")
     expected = expected_goal_conversion(events_path, GOALS)
     assert set(actual.population) == {"all", "unconverted_at_window_end"}
     assert len(actual) == 2 * (len(GOALS) + 1)
-    assert_rows_match(actual, expected, GOAL_CONVERSION_KEYS, GOAL_CONVERSION_COLUMNS)
+    assert_same_rows(actual, expected, GRAIN["marts.goal_conversion"], columns=GOAL_CONVERSION_COLUMNS, atol=TOLERANCE)
 
 
 def check_funnel_and_cohorts(context, events_path) -> None:
@@ -116,29 +96,26 @@ def check_funnel_and_cohorts(context, events_path) -> None:
         assert row.organizations == bucket.sum()
         assert row.converted == (bucket & activation.converted).sum()
 
-    cohorts = context.fetchdf("SELECT * FROM marts.activation_cohorts").set_index("trial_start_week")
+    cohorts = read_mart(context, "marts.activation_cohorts")
     week = (activation.trial_start - pd.to_timedelta(activation.trial_start.dt.weekday, unit="D")).dt.normalize()
-    expected = activation.groupby(week).agg(
+    expected = activation.groupby(week.rename("trial_start_week")).agg(
         organizations=("is_activated", "size"),
         activated=("is_activated", "sum"),
         converted=("converted", "sum"),
         median_days_to_activation=("days_to_activation", lambda d: d.dropna().astype(float).median()),
     )
-    cohorts.index = pd.to_datetime(cohorts.index)
-    assert sorted(cohorts.index) == sorted(expected.index)
-    for column in expected.columns:
-        np.testing.assert_allclose(
-            cohorts.loc[expected.index, column].astype(float), expected[column].astype(float), atol=TOLERANCE, err_msg=column
-        )
-    iso = pd.Series(cohorts.index).dt.isocalendar()
+    assert_same_rows(
+        cohorts, expected.reset_index(), GRAIN["marts.activation_cohorts"], columns=list(expected.columns), atol=TOLERANCE
+    )
+    iso = cohorts.trial_start_week.dt.isocalendar()
     assert list(cohorts.iso_year) == list(iso.year) and list(cohorts.iso_week) == list(iso.week)
 
 
 def check_candidates(context, events_path) -> None:
-    actual = context.fetchdf("SELECT * FROM marts.candidate_goals")
+    actual = read_mart(context, "marts.candidate_goals")
     expected = expected_candidate_goals(events_path, GRID)
     assert len(actual) > 100, "the default grid evaluates hundreds of candidates"
-    assert_rows_match(actual, expected, ["candidate_id"], CANDIDATE_COLUMNS)
+    assert_same_rows(actual, expected, GRAIN["marts.candidate_goals"], columns=CANDIDATE_COLUMNS, atol=TOLERANCE)
     support = int(context.config.variables["candidate_min_support"])
     assert (actual.is_supported == ((actual.completed >= support) & (actual.not_completed >= support))).all()
 
@@ -231,15 +208,13 @@ def test_adopting_a_candidates_seed_row_gives_the_candidates_goal(make_context, 
     ],
     ids=["goal_id activation", "repeated goal_order", "missing goal_order"],
 )
-def test_goal_definition_audit_rejects_bad_goal_rows(make_context, project_copy, bad_row, monkeypatch):
+def test_goal_definition_audit_rejects_bad_goal_rows(make_context, project_copy, bad_row, caplog):
     """The plan stops at the goals seed, and the failure names the goal-definition audit."""
     with open(project_copy / "seeds" / "activation_goals.csv", "a", encoding="utf-8") as seed:
         seed.write(bad_row + "\n")
     context = make_context()
-    failures: list[str] = []
-    monkeypatch.setattr(
-        context.console, "log_failed_models", lambda errors: failures.extend(f"{e} {e.__cause__}" for e in errors)
-    )
+    caplog.set_level(logging.INFO, logger="sqlmesh")
     with pytest.raises(PlanError):
         build(context, skip_tests=True, skip_linter=True)
+    failures = failed_models(caplog)
     assert any("activation_goals" in f and "valid_goal_definitions" in f for f in failures), failures

@@ -5,54 +5,21 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from independent import ACTIVATION_COLUMNS, GOAL_COLUMNS, expected_marts, read_goals
+from independent import expected_marts, read_goals
 from conftest import REAL_LOG, SAMPLE_LOG
+from marts import assert_marts_match_independent, read_marts
 from project_copy import copy_project
 from trial_activation.project import PROJECT_ROOT, build, open_context
 
 GOALS = read_goals(PROJECT_ROOT / "seeds" / "activation_goals.csv")
 
 
-def actual_marts(context) -> tuple[pd.DataFrame, pd.DataFrame]:
-    goals = context.fetchdf(
-        f"SELECT {', '.join(GOAL_COLUMNS)} FROM marts.trial_goals ORDER BY organization_id, goal_id"
-    )
-    activation = context.fetchdf(
-        f"SELECT {', '.join(ACTIVATION_COLUMNS)} FROM marts.trial_activation ORDER BY organization_id"
-    )
-    return goals, activation
-
-
-def assert_frames_match(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str]) -> None:
-    """Row for row: same keys, equal values (floats to 1e-9, timestamps to the microsecond, nulls alike)."""
-    actual = actual.sort_values(keys).reset_index(drop=True)
-    expected = expected[actual.columns].sort_values(keys).reset_index(drop=True)
-    assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}"
-    assert actual[keys].equals(expected[keys].astype(actual[keys].dtypes)), "the rows' keys differ"
-    for column in actual.columns:
-        got, want = actual[column], expected[column]
-        if pd.api.types.is_datetime64_any_dtype(got) or pd.api.types.is_datetime64_any_dtype(want):
-            same = (pd.to_datetime(got) == pd.to_datetime(want)) | (got.isna() & want.isna())
-        elif column in ("threshold", "completion_pct", "activation_score"):
-            same = pd.Series(np.isclose(got.astype(float), want.astype(float), rtol=0, atol=1e-9, equal_nan=True))
-        else:
-            same = (got.astype(object) == want.astype(object)) | (got.isna() & want.isna())
-        if not same.all():
-            rows = actual.loc[~same, keys].assign(actual=got[~same], expected=want[~same])
-            raise AssertionError(f"{column} differs on {int((~same).sum())} rows, e.g.\n{rows.head(10)}")
-
-
 def test_sample_marts_match_independent_computation(sample_build):
     context, events_path = sample_build
-    goals, activation = actual_marts(context)
-    expected_goals, expected_activation = expected_marts(events_path, GOALS)
 
-    assert_frames_match(goals, expected_goals, ["organization_id", "goal_id"])
-    assert_frames_match(activation, expected_activation, ["organization_id"])
+    assert_marts_match_independent(read_marts(context), *expected_marts(events_path, GOALS))
 
 
 def test_sample_exercises_every_goal_both_ways(sample_build):
@@ -88,12 +55,10 @@ def test_real_log_marts_match_independent_computation(tmp_path):
         copy_project(tmp_path / "project"), events_path=REAL_LOG, warehouse_path=tmp_path / "warehouse.duckdb"
     )
     build(context)
-    goals, activation = actual_marts(context)
-    expected_goals, expected_activation = expected_marts(REAL_LOG, GOALS)
+    marts = read_marts(context)
 
-    assert len(activation) == 966
-    assert_frames_match(goals, expected_goals, ["organization_id", "goal_id"])
-    assert_frames_match(activation, expected_activation, ["organization_id"])
+    assert len(marts["marts.trial_activation"]) == 966
+    assert_marts_match_independent(marts, *expected_marts(REAL_LOG, GOALS))
 
 
 def test_goal_that_separates_no_one_warns_by_name_without_blocking(make_context, project_copy, caplog):
@@ -123,11 +88,10 @@ def test_active_days_goals_match_independent_computation(make_context, project_c
     goals = read_goals(seed)
     context = make_context()
     build(context)
-    goals_actual, activation = actual_marts(context)
-    expected_goals, expected_activation = expected_marts(SAMPLE_LOG, goals)
+    marts = read_marts(context)
 
-    assert_frames_match(goals_actual, expected_goals, ["organization_id", "goal_id"])
-    assert_frames_match(activation, expected_activation, ["organization_id"])
+    assert_marts_match_independent(marts, *expected_marts(SAMPLE_LOG, goals))
+    goals_actual = marts["marts.trial_goals"]
     active = goals_actual[goals_actual.goal_kind == "active_days"]
     # Both new goals discriminate on the sample, so the comparison above exercises completed_at too.
     assert set(active.goal_id) == {"active_fortnight", "scheduling_days"}
