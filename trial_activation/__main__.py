@@ -18,6 +18,8 @@ import sys
 # loading would leave those workers behind, and a dozen models load as fast in one process.
 os.environ.setdefault("MAX_FORK_WORKERS", "1")
 
+from sqlmesh.core.console import NoopConsole  # noqa: E402 - after MAX_FORK_WORKERS is set
+
 from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
     PROJECT_ROOT,
     MissingInEnvironment,
@@ -118,18 +120,28 @@ def run(args) -> int:
         print(f"report: {path}")
         return 0
     if args.command == "build":
-        failures: list = []
-        # SQLMesh prints each failed model with its full error and SQL; the CLI says it in one line.
-        context.console.log_failed_models = failures.extend
+        context.console = console = FailuresInOneLine()
         try:
             build(context, args.environment)
         except Exception as error:
-            if failures:
-                raise BuildFailedError(context, failures) from error
+            if console.failures:
+                raise BuildFailedError(context, console.failures) from error
             raise
     print(input_report(context, args.environment))
     print(activation_summary(context, args.environment))
     return 0
+
+
+class FailuresInOneLine(NoopConsole):
+    """The console of a build: as silent as SQLMesh's default for a library (the CLI prints its own
+    lines), but it keeps the models that fail, for the CLI's one-line error (BuildFailedError)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: list = []
+
+    def log_failed_models(self, errors: list) -> None:
+        self.failures.extend(errors)
 
 
 class BuildFailedError(Exception):
