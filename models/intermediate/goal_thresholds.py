@@ -78,12 +78,15 @@ def goal_thresholds() -> ibis.Table:
         database="intermediate",
     )
 
-    converted = metrics.filter(metrics.converted).join(
-        goals.select("goal_id", "threshold_percentile"), "goal_id"
+    converted = metrics.filter(metrics.converted)
+    requests = goals.select("goal_id", "threshold_percentile").join(
+        converted.group_by("goal_id").aggregate(value_count=converted.count()), "goal_id"
     )
-    percentiles = continuous_percentile(converted, "goal_id", "metric_value", "threshold_percentile")
+    percentiles = continuous_percentile(
+        requests, converted, ["goal_id"], "metric_value", "threshold_percentile", "value_count"
+    )
 
-    joined = goals.left_join(percentiles, "goal_id")
+    joined = goals.left_join(percentiles.select("goal_id", "value_count", "percentile_value"), "goal_id")
     percentile_value = ibis.cases(
         (joined.threshold_percentile.notnull(), joined.percentile_value.cast("float64")),
         else_=ibis.null("float64"),
