@@ -48,7 +48,8 @@ def continuous_percentile(
         joined = table.left_join(at, [*group, table[position] == at.position_from_top])
         return joined.select(*table.columns, **{name: joined[name].fill_null(0)})
 
-    positioned = value_at(value_at(positioned, "lower_from_top", "lower_value"), "upper_from_top", "upper_value")
+    positioned = value_at(positioned, "lower_from_top", "lower_value")
+    positioned = value_at(positioned, "upper_from_top", "upper_value")
     fraction = positioned.percentile_h - positioned.percentile_h.floor()
     percentile_value = positioned.lower_value + fraction * (positioned.upper_value - positioned.lower_value)
     return positioned.select(

@@ -161,8 +161,8 @@ def candidate_goal_counts() -> ibis.Table:
         organizations=honest.count(), converted_total=honest.count(where=honest.converted)
     )
     # The metrics with both flags: one table that the percentiles and the 2x2 tables each filter
-    # (Ibis makes it one CTE, so the metrics are computed once).
-    metrics = metrics.join(
+    # (one CTE of the compiled SQL, so the metrics are computed once).
+    flagged_metrics = metrics.join(
         org_windows.select("organization_id", "window_label", "converted", "is_honest"), ["organization_id", "window_label"]
     )
 
@@ -174,7 +174,7 @@ def candidate_goal_counts() -> ibis.Table:
     )
     percentiles = continuous_percentile(
         requests.select("candidate_id", "activity_pattern", "window_label", "threshold_percentile", "value_count"),
-        metrics.filter(metrics.converted),
+        flagged_metrics.filter(flagged_metrics.converted),
         ["activity_pattern", "window_label"],
         "metric_value",
         "threshold_percentile",
@@ -190,7 +190,7 @@ def candidate_goal_counts() -> ibis.Table:
     # Those of the honest population that reached each candidate's threshold: each candidate meets the
     # metrics of its pattern and window (a left join, so that a candidate nobody has events for keeps
     # its row).
-    honest_metrics = metrics.filter(metrics.is_honest)
+    honest_metrics = flagged_metrics.filter(flagged_metrics.is_honest)
     outcomes = candidates.left_join(honest_metrics, ["activity_pattern", "window_label"])
     is_reached = outcomes.metric_value >= outcomes.threshold
     counts = outcomes.group_by(candidates.columns).aggregate(
