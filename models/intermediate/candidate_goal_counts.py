@@ -197,10 +197,11 @@ def candidate_goal_counts() -> ibis.Table:
         reached=outcomes.count(where=is_reached), reached_converted=outcomes.count(where=is_reached & outcomes.converted)
     )
     counts = counts.join(population, "window_label")
-    # A threshold of 0 is reached without any event: by every organization of the population.
+    # A threshold of 0 is reached without any event: by every organization of the population. A
+    # candidate nobody has events for counts NULL on Spark (Ibis compiles a filtered count to a SUM).
     everyone = counts.threshold <= 0
-    completed = ibis.cases((everyone, counts.organizations), else_=counts.reached)
-    completed_converted = ibis.cases((everyone, counts.converted_total), else_=counts.reached_converted)
+    completed = ibis.cases((everyone, counts.organizations), else_=counts.reached.fill_null(0))
+    completed_converted = ibis.cases((everyone, counts.converted_total), else_=counts.reached_converted.fill_null(0))
     return counts.select(
         counts.candidate_id,
         counts.activity_pattern,

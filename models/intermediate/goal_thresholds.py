@@ -6,7 +6,9 @@ and runs the query inside the engine; the model never opens a connection of its 
 
 The percentile (trial_activation/thresholds.py, shared with the candidate goals of
 intermediate.candidate_goal_counts) is continuous with linear interpolation over the converted
-organizations' metric values, inactive ones counting 0.
+organizations' metric values, inactive ones counting 0. Here every organization has a row of
+intermediate.org_goal_metrics (the inactive ones with 0), so each goal's value count is the number
+of its converted rows.
 """
 
 import ibis
