@@ -12,10 +12,11 @@ that goal's threshold.
 The population is the honest one of marts.goal_conversion: organizations not converted when the
 window ended (converted_at >= trial_start + window_end_day + 1 days, or never converted).
 
-An Ibis expression compiled for the engine that runs it (like intermediate.goal_thresholds): only
-organizations with matching events are joined to the candidates; the inactive ones enter as counts
-(the population minus those that completed), and as zeros only in the percentile's input, for the
-converted organizations.
+An Ibis expression compiled for the engine that runs it (like intermediate.goal_thresholds). Only
+organizations with matching events are rows; the inactive ones enter as counts: in a percentile, as
+the zeros that make up the number of converted organizations, and in the 2x2 table, as the population
+minus those that completed. Each pattern and window's values are sorted once, for all its percentile
+rules.
 """
 
 import ibis
@@ -149,42 +150,55 @@ def candidate_goal_counts() -> ibis.Table:
         metric_value=matched.event_count.sum().cast("int64")
     )
 
-    # Percentile thresholds: over every converted organization, those without matching events as 0.
-    converted = organizations.filter(organizations.converted).select("organization_id")
-    percentile_candidates = candidates.filter(candidates.threshold_percentile.notnull())
-    converted_values = converted.cross_join(
-        percentile_candidates.select("candidate_id", "activity_pattern", "window_label", "threshold_percentile")
-    ).left_join(metrics, ["organization_id", "activity_pattern", "window_label"])
-    converted_values = converted_values.select(
-        "candidate_id", "threshold_percentile", metric_value=converted_values.metric_value.fill_null(0)
+    # Each organization and window: converted or not, and in the window's honest population or not.
+    org_windows = organizations.cross_join(windows)
+    org_windows = org_windows.mutate(
+        is_honest=~org_windows.converted
+        | (org_windows.converted_at >= org_windows.trial_start + ibis.interval(days=1) * (org_windows.window_end_day + 1))
     )
-    percentiles = continuous_percentile(converted_values, "candidate_id", "metric_value", "threshold_percentile")
-    candidates = candidates.left_join(percentiles, "candidate_id")
+    honest = org_windows.filter(org_windows.is_honest)
+    population = honest.group_by("window_label").aggregate(
+        organizations=honest.count(), converted_total=honest.count(where=honest.converted)
+    )
+    # The metrics with both flags: one table that the percentiles and the 2x2 tables each filter
+    # (one CTE of the compiled SQL, so the metrics are computed once).
+    flagged_metrics = metrics.join(
+        org_windows.select("organization_id", "window_label", "converted", "is_honest"), ["organization_id", "window_label"]
+    )
+
+    # Percentile thresholds: of each pattern and window, over every converted organization; those
+    # without matching events are the zeros that make up the count of converted organizations.
+    converted = organizations.filter(organizations.converted)
+    requests = candidates.filter(candidates.threshold_percentile.notnull()).cross_join(
+        converted.aggregate(value_count=converted.count())
+    )
+    percentiles = continuous_percentile(
+        requests.select("candidate_id", "activity_pattern", "window_label", "threshold_percentile", "value_count"),
+        flagged_metrics.filter(flagged_metrics.converted),
+        ["activity_pattern", "window_label"],
+        "metric_value",
+        "threshold_percentile",
+        "value_count",
+    )
+    candidates = candidates.left_join(percentiles.select("candidate_id", "value_count", "percentile_value"), "candidate_id")
     candidates = candidates.select(
         *[c for c in candidates.columns if c not in ("candidate_id_right", "value_count", "percentile_value")],
         converted_org_count=candidates.value_count.fill_null(0),
         threshold=candidates.fixed_threshold.coalesce(candidates.percentile_value.cast("float64")),
     )
 
-    # The honest population of each window, and those of it that reached each candidate's threshold.
-    honest = organizations.cross_join(windows)
-    honest = honest.filter(
-        ~honest.converted | (honest.converted_at >= honest.trial_start + ibis.interval(days=1) * (honest.window_end_day + 1))
+    # Those of the honest population that reached each candidate's threshold: each candidate meets the
+    # metrics of its pattern and window (a left join, so that a candidate nobody has events for keeps
+    # its row).
+    honest_metrics = flagged_metrics.filter(flagged_metrics.is_honest)
+    outcomes = candidates.left_join(honest_metrics, ["activity_pattern", "window_label"])
+    is_reached = outcomes.metric_value >= outcomes.threshold
+    counts = outcomes.group_by(candidates.columns).aggregate(
+        reached=outcomes.count(where=is_reached), reached_converted=outcomes.count(where=is_reached & outcomes.converted)
     )
-    population = honest.group_by("window_label").aggregate(
-        organizations=honest.count(), converted_total=honest.count(where=honest.converted)
-    )
-    reached = (
-        metrics.join(honest.select("organization_id", "window_label", "converted"), ["organization_id", "window_label"])
-        .join(candidates.select("candidate_id", "activity_pattern", "window_label", "threshold"), ["activity_pattern", "window_label"])
-    )
-    reached = reached.filter(reached.metric_value >= reached.threshold)
-    reached = reached.group_by("candidate_id").aggregate(
-        reached=reached.count(), reached_converted=reached.count(where=reached.converted)
-    )
-
-    counts = candidates.join(population, "window_label").left_join(reached, "candidate_id")
-    # A threshold of 0 is reached without any event: by every organization of the population.
+    counts = counts.join(population, "window_label")
+    # A threshold of 0 is reached without any event: by every organization of the population. A
+    # candidate nobody has events for counts NULL on Spark (Ibis compiles a filtered count to a SUM).
     everyone = counts.threshold <= 0
     completed = ibis.cases((everyone, counts.organizations), else_=counts.reached.fill_null(0))
     completed_converted = ibis.cases((everyone, counts.converted_total), else_=counts.reached_converted.fill_null(0))

@@ -6,7 +6,9 @@ and runs the query inside the engine; the model never opens a connection of its 
 
 The percentile (trial_activation/thresholds.py, shared with the candidate goals of
 intermediate.candidate_goal_counts) is continuous with linear interpolation over the converted
-organizations' metric values, inactive ones counting 0.
+organizations' metric values, inactive ones counting 0. Here every organization has a row of
+intermediate.org_goal_metrics (the inactive ones with 0), so each goal's value count is the number
+of its converted rows.
 """
 
 import ibis
@@ -78,12 +80,15 @@ def goal_thresholds() -> ibis.Table:
         database="intermediate",
     )
 
-    converted = metrics.filter(metrics.converted).join(
-        goals.select("goal_id", "threshold_percentile"), "goal_id"
+    converted = metrics.filter(metrics.converted)
+    requests = goals.select("goal_id", "threshold_percentile").join(
+        converted.group_by("goal_id").aggregate(value_count=converted.count()), "goal_id"
     )
-    percentiles = continuous_percentile(converted, "goal_id", "metric_value", "threshold_percentile")
+    percentiles = continuous_percentile(
+        requests, converted, ["goal_id"], "metric_value", "threshold_percentile", "value_count"
+    )
 
-    joined = goals.left_join(percentiles, "goal_id")
+    joined = goals.left_join(percentiles.select("goal_id", "value_count", "percentile_value"), "goal_id")
     percentile_value = ibis.cases(
         (joined.threshold_percentile.notnull(), joined.percentile_value.cast("float64")),
         else_=ibis.null("float64"),
