@@ -104,10 +104,13 @@ def candidate_goal_counts() -> ibis.Table:
         name="org_daily_activity",
         database="intermediate",
     )
+    # The organizations of the marts (marts.trial_activation has one row per organization of this
+    # model), read here rather than from the mart: a goal edited in the seed then leaves the search as
+    # it is, instead of repeating it in every dev environment that tries a threshold.
     organizations = ibis.table(
         {"organization_id": "string", "trial_start": "timestamp", "converted": "boolean", "converted_at": "timestamp"},
-        name="trial_activation",
-        database="marts",
+        name="trial_organizations",
+        database="intermediate",
     )
 
     # The activity patterns: the grid's own, plus each activity and each family when the grid asks.
