@@ -221,7 +221,7 @@ def timed(command: list[str], cwd: Path, env: dict, may_fail: bool = False) -> d
     stats = cwd / ".time_stats" if cwd != ROOT else WORK / ".time_stats"
     started = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", str(stats), *command], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, preexec_fn=_cap_memory if may_fail else None)
     seconds = time.perf_counter() - started
     peak_kib, user, system = stats.read_text().strip().splitlines()[-1].split()
     if proc.returncode and may_fail:
@@ -235,6 +235,15 @@ def timed(command: list[str], cwd: Path, env: dict, may_fail: bool = False) -> d
     models = [(m, what, float(s)) for m, what, s in MODEL_LINE.findall(text)]
     return {"seconds": seconds, "cpu_seconds": float(user) + float(system), "peak_rss_gib": int(peak_kib) / 2**20,
             "models": models}
+
+
+def _cap_memory() -> None:
+    """A baseline that may fail gets at most 3/4 of the machine's memory (address space): past that it
+    fails with MemoryError, before the kernel's out-of-memory killer picks a process to kill."""
+    import resource
+
+    cap = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
 def floor_sql(events_glob: str) -> str:
