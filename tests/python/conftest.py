@@ -70,3 +70,17 @@ def sample_build(tmp_path_factory):
     )
     build(context)
     return context, SAMPLE_LOG
+
+
+@pytest.fixture(scope="session")
+def real_log_build(tmp_path_factory):
+    """The project built into prod on the real log, once per session: (context, events path). The tests
+    that use it skip, saying why, where the log is absent (it is not part of the repository)."""
+    if not REAL_LOG.exists():
+        pytest.skip(f"needs the real trial event log at {REAL_LOG} (not part of the repository)")
+    root = tmp_path_factory.mktemp("real_log_build")
+    context = open_context(
+        copy_project(root / "project"), events_path=REAL_LOG, warehouse_path=root / "warehouse.duckdb"
+    )
+    build(context)
+    return context, REAL_LOG

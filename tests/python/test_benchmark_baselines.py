@@ -16,12 +16,9 @@ import sys
 
 import duckdb
 import pandas as pd
-import pytest
 
-from conftest import REAL_LOG
 from independent import read_goals
-from project_copy import copy_project
-from trial_activation.project import PROJECT_ROOT, build, open_context
+from trial_activation.project import PROJECT_ROOT
 
 BENCH = PROJECT_ROOT / "benchmarks"
 DEFAULT_GOALS = [goal["goal_id"] for goal in read_goals(PROJECT_ROOT / "seeds" / "activation_goals.csv")]
@@ -89,14 +86,7 @@ def test_baselines_match_marts_on_sample(sample_build, tmp_path):
     assert marts[FLAGS].any().all() and (~marts[FLAGS].astype(bool)).any().all(), marts[FLAGS].sum()
 
 
-@pytest.mark.skipif(
-    not REAL_LOG.exists(),
-    reason=f"needs the real trial event log at {REAL_LOG} (not part of the repository)",
-)
-def test_baselines_match_marts_on_real_log(tmp_path):
-    context = open_context(
-        copy_project(tmp_path / "project"), events_path=REAL_LOG, warehouse_path=tmp_path / "warehouse.duckdb"
-    )
-    build(context)
-    marts = check_baselines(context, REAL_LOG, tmp_path)
+def test_baselines_match_marts_on_real_log(real_log_build, tmp_path):
+    context, events = real_log_build
+    marts = check_baselines(context, events, tmp_path)
     assert len(marts) == 966

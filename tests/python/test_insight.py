@@ -10,15 +10,13 @@ import logging
 
 import pandas as pd
 import pytest
-from conftest import REAL_LOG
 from env_helpers import failed_models
 from independent import expected_candidate_goals, expected_goal_conversion, expected_marts, read_goals
 from marts import GRAIN, TOLERANCE, assert_same_rows, read_mart
 
 from sqlmesh.utils.errors import PlanError
 
-from project_copy import copy_project
-from trial_activation.project import PROJECT_ROOT, build, open_context
+from trial_activation.project import PROJECT_ROOT, build
 
 SEED = PROJECT_ROOT / "seeds" / "activation_goals.csv"
 GOALS = read_goals(SEED)
@@ -155,19 +153,9 @@ def test_candidate_equal_to_a_goal_reproduces_its_threshold_and_figures(sample_b
     check_candidate_equal_to_goal_reproduces_it(sample_build[0])
 
 
-@pytest.fixture(scope="module")
-def real_build(tmp_path_factory):
-    if not REAL_LOG.exists():
-        pytest.skip(f"needs the real trial event log at {REAL_LOG} (not part of the repository)")
-    root = tmp_path_factory.mktemp("insight_real")
-    context = open_context(copy_project(root / "project"), events_path=REAL_LOG, warehouse_path=root / "warehouse.duckdb")
-    build(context)
-    return context, REAL_LOG
-
-
-def test_real_log_insight_marts_match_independent_computation(real_build):
+def test_real_log_insight_marts_match_independent_computation(real_log_build):
     """On the real log (966 organizations): goal_conversion, funnel, cohorts and every candidate."""
-    context, events_path = real_build
+    context, events_path = real_log_build
     check_goal_conversion(context, events_path)
     check_funnel_and_cohorts(context, events_path)
     check_candidates(context, events_path)

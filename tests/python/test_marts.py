@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from independent import expected_marts, read_goals
 from conftest import REAL_LOG, SAMPLE_LOG
 from marts import assert_marts_match_independent, read_marts
-from project_copy import copy_project
-from trial_activation.project import PROJECT_ROOT, build, open_context
+from trial_activation.project import PROJECT_ROOT, build
 
 GOALS = read_goals(PROJECT_ROOT / "seeds" / "activation_goals.csv")
 
@@ -45,16 +42,9 @@ def test_sample_exercises_every_goal_both_ways(sample_build):
     assert facts.duplicate_rows > 0 and facts.outside_trial > 0
 
 
-@pytest.mark.skipif(
-    not REAL_LOG.exists(),
-    reason=f"needs the real trial event log at {REAL_LOG} (not part of the repository)",
-)
-def test_real_log_marts_match_independent_computation(tmp_path):
+def test_real_log_marts_match_independent_computation(real_log_build):
     """The same row-for-row comparison on the real, deduplicated event log (966 organizations)."""
-    context = open_context(
-        copy_project(tmp_path / "project"), events_path=REAL_LOG, warehouse_path=tmp_path / "warehouse.duckdb"
-    )
-    build(context)
+    context, _ = real_log_build
     marts = read_marts(context)
 
     assert len(marts["marts.trial_activation"]) == 966
