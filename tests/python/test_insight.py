@@ -24,41 +24,28 @@ with open(PROJECT_ROOT / "seeds" / "candidate_goal_grid.csv", newline="", encodi
     GRID = list(csv.DictReader(_grid))
 
 
+# The 2x2 table and the figures both marts share, compared with the independent computation.
+TWO_BY_TWO = ["organizations", "completed", "completed_converted", "not_completed", "not_completed_converted"]
+DIFFERENCE = ["lift", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value"]
 GOAL_CONVERSION_COLUMNS = [
     "goal_name",
     "goal_order",
-    "organizations",
-    "completed",
-    "completed_converted",
-    "not_completed",
-    "not_completed_converted",
+    *TWO_BY_TWO,
     "conversion_rate_completed",
     "conversion_rate_completed_low",
     "conversion_rate_completed_high",
     "conversion_rate_not_completed",
     "conversion_rate_not_completed_low",
     "conversion_rate_not_completed_high",
-    "lift",
-    "rate_difference",
-    "rate_difference_low",
-    "rate_difference_high",
-    "p_value",
+    *DIFFERENCE,
     "is_significant",
 ]
 CANDIDATE_COLUMNS = [
     "threshold",
-    "organizations",
-    "completed",
-    "completed_converted",
-    "not_completed",
-    "not_completed_converted",
+    *TWO_BY_TWO,
     "conversion_rate_completed",
     "conversion_rate_not_completed",
-    "lift",
-    "rate_difference",
-    "rate_difference_low",
-    "rate_difference_high",
-    "p_value",
+    *DIFFERENCE,
     "q_value",
 ]
 
