@@ -6,18 +6,19 @@ For each size (approximate raw rows, duplicates included) the script
    cached in benchmarks/work/events_<size>/, git-ignored);
 2. picks the "new day" D: the last day of the log holding at least 0.5% of its rows (a full business
    day; the log's last few days only hold the tail of the last trials). The history is every day
-   before D; days after D are not used;
+   before D; the days after D + 1 are not used;
 3. repeats `--repeats` times, each in a fresh warehouse and in a subprocess (timed wall clock, CPU
    seconds (user + system, the command and its children) and peak RSS from /usr/bin/time):
    - full build: `sqlmesh plan --execution-time D` on the history (every interval before D);
-   - daily run: D's file is added to the input folder, then `sqlmesh run --end D`;
+   - daily run: D's file is added to the input folder, then `sqlmesh run --end D`; then the next day's,
+     `sqlmesh run --end D+1` (one of the two may be a week's last day, which runs the weekly models too);
    - floor: benchmarks/floor_query.sql on the history, writing its two tables into a fresh DuckDB file;
    - plain floor: benchmarks/plain_floor.sql on the history (one hand-written query, the default goals
      written in, no typing or quarantine), writing the goal flags into a fresh DuckDB file;
    - pandas: benchmarks/plain_pandas.py on the history (the same computation in plain pandas),
      writing the goal flags into a Parquet file;
-4. at the smallest size (and any size with --check), checks on history + D that the floor query
-   equals the marts after the daily run, and that the plain floor's and the pandas script's goal
+4. at the smallest size (and any size with --check), checks on history + D + D+1 that the floor
+   query equals the marts after the daily runs, and that the plain floor's and the pandas script's goal
    flags and is_activated equal the marts' (an exception if not: a baseline must do the same work);
 5. writes benchmarks/results.md (medians, ratios, peak memory, per-model times) and
    benchmarks/results.svg (time against size), and benchmarks/results.json (every measurement;
@@ -92,6 +93,10 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
     new_day = [d for d in days if rows[d.name] >= MIN_DAY_SHARE * total][-1]
     history = [d for d in days if d.name < new_day.name]
     day = new_day.name.split("=", 1)[1]
+    # The day after D, loaded by a second daily run: of D and D + 1 at most one is a week's last day,
+    # the day whose run also refreshes the weekly models (the candidate search).
+    next_day = days[days.index(new_day) + 1]
+    next_day_name = next_day.name.split("=", 1)[1]
     info = {
         "size": size,
         "log_rows": total,
@@ -104,6 +109,8 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         "load_average_at_start": os.getloadavg(),
         "full_build": [],
         "daily_run": [],
+        "next_daily_run": [],
+        "next_day": next_day_name,
         "floor": [],
         "plain_floor": [],
         "pandas": [],
@@ -147,6 +154,8 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         processed = {m: d for m, d, _ in daily["models"]}
         for model in ("staging.trial_events", "intermediate.org_daily_activity"):
             assert processed.get(model, "").startswith(f"insert {day} - {day}"), (model, processed.get(model))
+        (inputs / next_day.name).symlink_to(next_day.resolve())
+        info["next_daily_run"].append(timed([SQLMESH, "run", "--end", next_day_name], cwd=project, env=env))
 
         floor_db = run_dir / "floor.duckdb"
         floor_db.unlink(missing_ok=True)
@@ -162,7 +171,7 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         info["pandas"].append(timed([PYTHON, str(BENCH / "plain_pandas.py"), history_glob, str(pandas_out)], cwd=ROOT, env=env,
                                     may_fail=True))
         print(f"   repeat {repeat + 1}: build {build['seconds']:.1f}s ({build['cpu_seconds']:.1f} CPU s),"
-              f" daily {daily['seconds']:.1f}s, floor {info['floor'][-1]['seconds']:.1f}s,"
+              f" daily {daily['seconds']:.1f}s, next day {info['next_daily_run'][-1]['seconds']:.1f}s, floor {info['floor'][-1]['seconds']:.1f}s,"
               f" plain floor {info['plain_floor'][-1]['seconds']:.1f}s, pandas {info['pandas'][-1]['seconds']:.1f}s", flush=True)
 
         if check and repeat == 0:
@@ -172,7 +181,7 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
             mismatches = compare(floor_db, warehouse)
             info["floor_equals_marts"] = not any(mismatches.values())
             assert info["floor_equals_marts"], f"floor query differs from the marts: {mismatches}"
-            print("   floor query == marts (after the daily run)", flush=True)
+            print("   floor query == marts (after the daily runs)", flush=True)
             # A baseline that failed its timed run (out of memory) is not run again for the check.
             flag_mismatches = {}
             if "failed" not in info["plain_floor"][-1]:
@@ -186,7 +195,7 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
             if flag_mismatches:
                 info["baselines_equal_marts"] = not any(flag_mismatches.values())
                 assert info["baselines_equal_marts"], f"goal flags differ from the marts (rows only in one side, each way): {flag_mismatches}"
-                print(f"   {' and '.join(flag_mismatches)} goal flags == marts (after the daily run)", flush=True)
+                print(f"   {' and '.join(flag_mismatches)} goal flags == marts (after the daily runs)", flush=True)
     info["load_average_at_end"] = os.getloadavg()
     return info
 
@@ -389,7 +398,29 @@ def write_report(results: dict) -> None:
             f" | {len(r['full_build'])} | {build:.1f} | {daily:.1f} | {floor:.1f} | {build / floor:.2f}"
             f" | {daily / build:.2f} | {rss} | {r['load_average_at_start'][0]:.1f}-{r.get('load_average_at_end', [float('nan')])[0]:.1f} |"
         )
-    lines += ["", "Floor query equal to the marts (checked after the daily run, on history + new day): "
+    lines += [
+        "",
+        "## The two daily runs: a day inside a week, and a week's last day",
+        "",
+        "After the daily run for the new day D, a second run loads D + 1. SQLMesh's `@weekly` intervals end on"
+        " Sunday 00:00 UTC, so the run that loads a Saturday also refreshes the weekly models (the candidate"
+        " search: `intermediate.candidate_goal_counts`, `marts.candidate_goals`); on the other six days they are skipped.",
+        "",
+        "| log rows | daily run: day | s | / build | weekly models ran | next run: day | s | / build | weekly models ran |",
+        "|---:|---|---:|---:|---|---|---:|---:|---|",
+    ]
+    for r in sizes:
+        if not r.get("next_daily_run"):
+            continue
+        build = median([x["seconds"] for x in r["full_build"]])
+        cells = []
+        for step, on in (("daily_run", r["new_day"]), ("next_daily_run", r["next_day"])):
+            seconds = median([x["seconds"] for x in r[step]])
+            weekly = "yes" if any(m == "intermediate.candidate_goal_counts" for m, _, _ in r[step][0]["models"]) else "no"
+            weekday = dt.date.fromisoformat(on).strftime("%a")
+            cells.append(f"{on} ({weekday}) | {seconds:.1f} | {seconds / build:.2f} | {weekly}")
+        lines.append(f"| {r['log_rows']:,} | " + " | ".join(cells) + " |")
+    lines += ["", "Floor query equal to the marts (checked after the daily runs, on history + D + D+1): "
               + ", ".join(f"{r['log_rows']:,}: {r['floor_equals_marts']}" for r in sizes if "floor_equals_marts" in r), ""]
     lines += [
         "## The build against the baselines (same run; wall s, CPU s in brackets)",
@@ -422,8 +453,8 @@ def write_report(results: dict) -> None:
                 lines += ["", f"At {r['log_rows']:,} rows, {k.replace('_', ' ')} failed in {len(failed)} of"
                           f" {len(r[k])} repeats ({failed[0]}); its peak RSS includes the failed runs."]
     checked = [f"{r['log_rows']:,}: {r['baselines_equal_marts']}" for r in sizes if "baselines_equal_marts" in r]
-    lines += ["", "Plain floor and pandas goal flags and is_activated equal to the marts' (checked after the daily run,"
-              " on history + new day): " + (", ".join(checked) or "not checked in these runs"), ""]
+    lines += ["", "Plain floor and pandas goal flags and is_activated equal to the marts' (checked after the daily runs,"
+              " on history + D + D+1): " + (", ".join(checked) or "not checked in these runs"), ""]
     lines += ["## Per-model seconds (medians; model evaluation plus its audits)", ""]
     header = "| model |" + "".join(f" build {r['size']:.0e} | daily {r['size']:.0e} |" for r in sizes)
     lines += [header, "|---|" + "---:|---:|" * len(sizes)]

@@ -53,6 +53,10 @@ COLUMNS = {
     "intermediate.candidate_goal_counts",
     is_sql=True,
     kind="FULL",
+    # A search for better goals is read weekly, not daily, and it is the costliest model of a daily
+    # run: it is refreshed once a week, on the run that loads a week's last day (SQLMesh's @weekly
+    # intervals end on Sunday 00:00 UTC).
+    cron="@weekly",
     grain="candidate_id",
     columns=COLUMNS,
     description=(

@@ -81,6 +81,7 @@ COLUMNS = {
 @model(
     "marts.candidate_goals",
     kind="FULL",
+    cron="@weekly",  # with the search it reads (intermediate.candidate_goal_counts)
     grain=["candidate_id"],
     depends_on=[COUNTS, GOALS],
     columns=COLUMNS,
