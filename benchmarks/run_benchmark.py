@@ -152,15 +152,14 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         (inputs / new_day.name).symlink_to(new_day.resolve())
         # Each daily run is timed as a scheduler runs it: just after its day has ended (the execution
         # time), so that a weekly model runs only when the day ends a week, as it would in production.
-        daily = timed([PYTHON, str(BENCH / "daily_run.py"), day, next_day_name], cwd=project, env=env)
+        daily = timed([PYTHON, str(BENCH / "daily_run.py"), day, _day_after(day)], cwd=project, env=env)
         info["daily_run"].append(daily)
         processed = {m: d for m, d, _ in daily["models"]}
         for model in ("staging.trial_events", "intermediate.org_daily_activity"):
             assert processed.get(model, "").startswith(f"insert {day} - {day}"), (model, processed.get(model))
         (inputs / next_day.name).symlink_to(next_day.resolve())
-        day_after_next = (dt.date.fromisoformat(next_day_name) + dt.timedelta(days=1)).isoformat()
         info["next_daily_run"].append(
-            timed([PYTHON, str(BENCH / "daily_run.py"), next_day_name, day_after_next], cwd=project, env=env)
+            timed([PYTHON, str(BENCH / "daily_run.py"), next_day_name, _day_after(next_day_name)], cwd=project, env=env)
         )
 
         floor_db = run_dir / "floor.duckdb"
@@ -250,6 +249,11 @@ def timed(command: list[str], cwd: Path, env: dict, may_fail: bool = False) -> d
     models = [(m, what, float(s)) for m, what, s in MODEL_LINE.findall(text)]
     return {"seconds": seconds, "cpu_seconds": float(user) + float(system), "peak_rss_gib": int(peak_kib) / 2**20,
             "models": models}
+
+
+def _day_after(day: str) -> str:
+    """The midnight that ends `day` (YYYY-MM-DD): when a scheduler runs that day's load."""
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
 
 
 def _cap_memory() -> None:

@@ -1,7 +1,7 @@
 """Test scaffolding: a copy of the project to build on (tests build on copies, never on the checkout's warehouse).
 
-Imported by the tests (`from project_copy import copy_project`) and by the benchmarks, which put this
-folder on sys.path.
+Imported by the tests (`from project_copy import copy_project`) and by the benchmarks
+(`from tests.python.project_copy import copy_project`, with the repository root on sys.path).
 """
 
 from __future__ import annotations
