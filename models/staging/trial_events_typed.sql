@@ -18,11 +18,11 @@ WITH typed AS (
     @parse_timestamp(converted_at) AS converted_at,
     @parse_timestamp(trial_start) AS trial_start,
     @parse_timestamp(trial_end) AS trial_end,
-    "timestamp"::TEXT AS raw_timestamp,
-    converted::TEXT AS raw_converted,
-    converted_at::TEXT AS raw_converted_at,
-    trial_start::TEXT AS raw_trial_start,
-    trial_end::TEXT AS raw_trial_end
+    "timestamp" AS raw_timestamp, /* the raw values pass through as they are: they are cast to text in the SELECT below, after the filter a reader puts on quarantine_reason, so only the rows it keeps are cast */
+    converted AS raw_converted,
+    converted_at AS raw_converted_at,
+    trial_start AS raw_trial_start,
+    trial_end AS raw_trial_end
   FROM raw.trial_events
 )
 SELECT
@@ -33,11 +33,11 @@ SELECT
   converted_at, /* parsed CONVERTED_AT; NULL when empty or unparseable */
   trial_start, /* parsed TRIAL_START */
   trial_end, /* parsed TRIAL_END */
-  raw_timestamp, /* TIMESTAMP as delivered, kept to explain a quarantine */
-  raw_converted, /* CONVERTED as delivered */
-  raw_converted_at, /* CONVERTED_AT as delivered */
-  raw_trial_start, /* TRIAL_START as delivered */
-  raw_trial_end, /* TRIAL_END as delivered */
+  raw_timestamp::TEXT AS raw_timestamp, /* TIMESTAMP as delivered, kept to explain a quarantine */
+  raw_converted::TEXT AS raw_converted, /* CONVERTED as delivered */
+  raw_converted_at::TEXT AS raw_converted_at, /* CONVERTED_AT as delivered */
+  raw_trial_start::TEXT AS raw_trial_start, /* TRIAL_START as delivered */
+  raw_trial_end::TEXT AS raw_trial_end, /* TRIAL_END as delivered */
   CASE
     WHEN organization_id IS NULL
     THEN 'missing_organization_id'
