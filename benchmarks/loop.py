@@ -8,13 +8,21 @@ the process and its children):
     build          sqlmesh plan --auto-apply --no-prompts   (fresh warehouse: the full build)
     plan_no_change sqlmesh plan --auto-apply --no-prompts   (again, nothing changed)
     test           sqlmesh test                              (the YAML unit tests)
+    plan_no_change_tests_changed_only
+                   sqlmesh plan --auto-apply --no-prompts --test-changed-only (nothing changed)
     plan_dev_edit  week_1_activity's threshold_percentile edited in the seed, then
                    sqlmesh plan dev --auto-apply --no-prompts
+    plan_dev_edit_tests_changed_only
+                   the percentile edited again, then
+                   sqlmesh plan dev --auto-apply --no-prompts --test-changed-only
     compare        trial-activation compare                  (prod -> dev)
 
 and then where a no-change plan's time goes: the same plan's phases timed inside one process
 (import, project load, the YAML unit tests every plan runs, the rest of the plan, Python's garbage
 collector across them, the process's exit), and each YAML test file's seconds.
+
+A plain `sqlmesh plan` runs every YAML unit test; with --test-changed-only it runs those of the models
+the plan adds or changes (directly or downstream), the README's loop for tuning a goal in dev.
 
 Each repeat uses a new warehouse and a different percentile (so a dev plan never finds the tables
 of an earlier repeat), and the script reports medians. Input: the real log
@@ -47,8 +55,25 @@ from tests.python.project_copy import copy_project  # noqa: E402
 BIN = Path(sys.executable).parent
 REAL_LOG = ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
 SAMPLE_LOG = ROOT / "data" / "sample" / "trial_events.csv.gz"
-STEPS = ("floor_import", "build", "plan_no_change", "test", "plan_dev_edit", "compare")
-TARGETS = {"build": 8, "plan_no_change": 4, "test": 5, "plan_dev_edit": 6, "compare": 4}
+STEPS = (
+    "floor_import",
+    "build",
+    "plan_no_change",
+    "test",
+    "plan_no_change_tests_changed_only",
+    "plan_dev_edit",
+    "plan_dev_edit_tests_changed_only",
+    "compare",
+)
+TARGETS = {
+    "build": 8,
+    "plan_no_change": 4,
+    "test": 5,
+    "plan_no_change_tests_changed_only": 4,
+    "plan_dev_edit": 6,
+    "plan_dev_edit_tests_changed_only": 6,
+    "compare": 4,
+}
 
 
 def timed(command: list[str], *, cwd: Path, env: dict) -> tuple[float, float]:
@@ -106,6 +131,56 @@ print(json.dumps({"phases": phases, "in_process": in_process, "gc": collecting["
 """
 
 
+# The stages of a full build without its unit tests (the plan above times those), in one process on a
+# fresh warehouse: SQLMesh's own methods for each stage are wrapped with a timer (the evaluator's
+# per-model table creation, query and insert, audits; the state's interval records; the virtual
+# layer's views). Prints one JSON object of seconds.
+BUILD_PHASES_SCRIPT = r"""
+import functools, json, time
+start = time.perf_counter()
+from sqlmesh import Context
+from sqlmesh.core.plan.evaluator import BuiltInPlanEvaluator
+from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
+from sqlmesh.core.state_sync.db.facade import EngineAdapterStateSync
+seconds = {}
+def timer(owner, method, label):
+    original = getattr(owner, method)
+    @functools.wraps(original)
+    def timed(*args, **kwargs):
+        mark = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - mark
+    setattr(owner, method, timed)
+timer(SnapshotEvaluator, "_execute_create", "models: create each physical table")
+timer(SnapshotEvaluator, "_render_and_insert_snapshot", "models: render each query and insert its rows")
+timer(SnapshotEvaluator, "audit", "models: audits")
+timer(EngineAdapterStateSync, "add_snapshots_intervals", "models: record the loaded intervals")
+timer(BuiltInPlanEvaluator, "visit_backfill_stage", "backfill")
+timer(BuiltInPlanEvaluator, "visit_virtual_layer_update_stage", "virtual layer: the views of the environment")
+seconds["import sqlmesh"] = time.perf_counter() - start
+mark = time.perf_counter()
+context = Context(paths=".")
+seconds["project load"] = time.perf_counter() - mark
+mark = time.perf_counter()
+context.plan(skip_tests=True, no_prompts=True, auto_apply=True)
+seconds["plan and apply, without the unit tests"] = time.perf_counter() - mark
+order = ["import sqlmesh", "project load", "plan and apply, without the unit tests", "backfill",
+         "models: create each physical table", "models: render each query and insert its rows", "models: audits",
+         "models: record the loaded intervals", "virtual layer: the views of the environment"]
+print(json.dumps({stage: seconds.get(stage, 0.0) for stage in order}))
+"""
+
+
+def build_phases(*, cwd: Path, env: dict) -> dict:
+    """The stages of a full build on a fresh warehouse (BUILD_PHASES_SCRIPT)."""
+    result = subprocess.run([sys.executable, "-c", BUILD_PHASES_SCRIPT], cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"build phase timing failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def phases(*, cwd: Path, env: dict) -> dict:
     """The phases of a no-change plan (PHASES_SCRIPT) with the process's exit: total wall minus in-process."""
     start = time.perf_counter()
@@ -132,7 +207,7 @@ def set_percentile(seed: Path, goal_id: str, percentile: int) -> None:
     seed.write_text(out.getvalue(), encoding="utf-8")
 
 
-def one_repeat(events: Path, percentile: int) -> dict[str, tuple[float, float]]:
+def one_repeat(events: Path, percentile: int, second_percentile: int) -> dict[str, tuple[float, float]]:
     with tempfile.TemporaryDirectory(prefix="trial-loop-") as tmp:
         project = copy_project(Path(tmp) / "project")
         env = {
@@ -144,12 +219,22 @@ def one_repeat(events: Path, percentile: int) -> dict[str, tuple[float, float]]:
         times = {"floor_import": timed([sys.executable, "-c", "import sqlmesh"], cwd=project, env=env)}
         times["build"] = timed([sqlmesh, "plan", "--auto-apply", "--no-prompts"], cwd=project, env=env)
         times["plan_no_change"] = timed([sqlmesh, "plan", "--auto-apply", "--no-prompts"], cwd=project, env=env)
+        times["plan_no_change_tests_changed_only"] = timed(
+            [sqlmesh, "plan", "--auto-apply", "--no-prompts", "--test-changed-only"], cwd=project, env=env
+        )
         times["phases"] = phases(cwd=project, env=env)
         times["test"] = timed([sqlmesh, "test"], cwd=project, env=env)
         set_percentile(project / "seeds" / "activation_goals.csv", "week_1_activity", percentile)
         times["plan_dev_edit"] = timed([sqlmesh, "plan", "dev", "--auto-apply", "--no-prompts"], cwd=project, env=env)
+        set_percentile(project / "seeds" / "activation_goals.csv", "week_1_activity", second_percentile)
+        times["plan_dev_edit_tests_changed_only"] = timed(
+            [sqlmesh, "plan", "dev", "--auto-apply", "--no-prompts", "--test-changed-only"], cwd=project, env=env
+        )
         times["compare"] = timed(
             [str(BIN / "trial-activation"), "compare", "--project", str(project)], cwd=project, env=env
+        )
+        times["build_phases"] = build_phases(
+            cwd=project, env={**env, "TRIAL_WAREHOUSE_PATH": str(Path(tmp) / "phases.duckdb")}
         )
         return times
 
@@ -201,6 +286,20 @@ def report(events: Path, runs: list[dict]) -> str:
     by_cost = sorted(files, key=lambda f: -statistics.median(p["files"][f] for p in profiles))
     for path in by_cost:
         lines.append(f"| {path} | {statistics.median(p['files'][path] for p in profiles):.2f} |")
+    builds = [run["build_phases"] for run in runs]
+    lines += [
+        "",
+        "## Where a full build's time goes",
+        "",
+        "A full build without its unit tests (timed above), on a fresh warehouse, in one process",
+        "(medians; `BUILD_PHASES_SCRIPT` in loop.py). The `models:` rows are parts of the backfill, summed",
+        "over every model.",
+        "",
+        "| stage | seconds |",
+        "|---|---:|",
+    ]
+    for stage in builds[0]:
+        lines.append(f"| {stage} | {statistics.median(b[stage] for b in builds):.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -211,7 +310,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "loop_results.md")
     args = parser.parse_args()
     events = (args.events or (REAL_LOG if REAL_LOG.exists() else SAMPLE_LOG)).resolve()
-    runs = [one_repeat(events, percentile=60 + repeat) for repeat in range(args.repeats)]
+    runs = [one_repeat(events, percentile=60 + repeat, second_percentile=50 + repeat) for repeat in range(args.repeats)]
     text = report(events, runs)
     args.out.write_text(text, encoding="utf-8")
     print(text)
