@@ -173,22 +173,24 @@ print(json.dumps({stage: seconds.get(stage, 0.0) for stage in order}))
 """
 
 
+def run_script(script: str, *, what: str, cwd: Path, env: dict) -> tuple[dict, float]:
+    """Run one of the in-process timing scripts: (the JSON object it prints last, the process's wall seconds)."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{what} timing failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1]), wall
+
+
 def build_phases(*, cwd: Path, env: dict) -> dict:
     """The stages of a full build on a fresh warehouse (BUILD_PHASES_SCRIPT)."""
-    result = subprocess.run([sys.executable, "-c", BUILD_PHASES_SCRIPT], cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"build phase timing failed:\n{result.stdout}\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_script(BUILD_PHASES_SCRIPT, what="build phase", cwd=cwd, env=env)[0]
 
 
 def phases(*, cwd: Path, env: dict) -> dict:
     """The phases of a no-change plan (PHASES_SCRIPT) with the process's exit: total wall minus in-process."""
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", PHASES_SCRIPT], cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"phase timing failed:\n{result.stdout}\n{result.stderr}")
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured, wall = run_script(PHASES_SCRIPT, what="phase", cwd=cwd, env=env)
     files_seconds = sum(measured["files"].values())
     # The per-file test runs come after the plan; what is left of the wall time is start-up and exit.
     measured["exit"] = wall - measured["in_process"] - files_seconds
@@ -239,6 +241,11 @@ def one_repeat(events: Path, percentile: int, second_percentile: int) -> dict[st
         return times
 
 
+def median_rows(measurements: list[dict], names) -> list[str]:
+    """One table row per name: the median of its seconds over the repeats' measurements."""
+    return [f"| {name} | {statistics.median(m[name] for m in measurements):.2f} |" for name in names]
+
+
 def report(events: Path, runs: list[dict]) -> str:
     load = os.getloadavg()[0]
     lines = [
@@ -270,8 +277,7 @@ def report(events: Path, runs: list[dict]) -> str:
         "| phase | seconds |",
         "|---|---:|",
     ]
-    for phase in profiles[0]["phases"]:
-        lines.append(f"| {phase} | {statistics.median(p['phases'][phase] for p in profiles):.2f} |")
+    lines += median_rows([p["phases"] for p in profiles], profiles[0]["phases"])
     lines += [
         f"| start-up and exit (whole process minus the phases) | {statistics.median(p['exit'] for p in profiles):.2f} |",
         f"| (of all of it) Python's garbage collector | {statistics.median(p['gc'] for p in profiles):.2f} |",
@@ -282,10 +288,8 @@ def report(events: Path, runs: list[dict]) -> str:
         "| test file | seconds |",
         "|---|---:|",
     ]
-    files = profiles[0]["files"]
-    by_cost = sorted(files, key=lambda f: -statistics.median(p["files"][f] for p in profiles))
-    for path in by_cost:
-        lines.append(f"| {path} | {statistics.median(p['files'][path] for p in profiles):.2f} |")
+    files = [p["files"] for p in profiles]
+    lines += median_rows(files, sorted(files[0], key=lambda path: -statistics.median(f[path] for f in files)))
     builds = [run["build_phases"] for run in runs]
     lines += [
         "",
@@ -298,8 +302,7 @@ def report(events: Path, runs: list[dict]) -> str:
         "| stage | seconds |",
         "|---|---:|",
     ]
-    for stage in builds[0]:
-        lines.append(f"| {stage} | {statistics.median(b[stage] for b in builds):.2f} |")
+    lines += median_rows(builds, builds[0])
     return "\n".join(lines) + "\n"
 
 
