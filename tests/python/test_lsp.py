@@ -368,6 +368,10 @@ def test_a_reference_to_a_missing_model_is_diagnosed_on_save(tmp_path):
             "textDocument/publishDiagnostics", diagnostics_for(uri), after=before_fix, timeout=LOAD_TIMEOUT
         )
         assert fixed["diagnostics"] == []
+
+        # None of this opened the warehouse (it was never even created), so the server holds no DuckDB
+        # lock: `sqlmesh plan` and `trial-activation build` can run while the editor is open.
+        assert not (tmp_path / "server" / "warehouse.duckdb").exists()
     finally:
         code = client.close()
         print(f"sqlmesh_lsp exited with code {code}")
