@@ -8,7 +8,8 @@ macros), never from the server.
 
 What sqlmesh_lsp 0.236.4 does, from its source (sqlmesh/lsp/main.py) and checked here:
 - `initialize` loads the project found at the root of a workspace folder (config.yaml) before it
-  answers, and says `Loaded SQLMesh Context` (window/showMessage);
+  answers, and says `Loaded SQLMesh Context` (window/showMessage); without workspace folders it
+  loads it when the first model is opened, from the nearest config.yaml above the file;
 - hover and go-to-definition work on a model name in FROM / JOIN; completion offers every model of
   the project but the file's own, the macros and SQL keywords, wherever the cursor is;
 - diagnostics are SQLMesh's linter run on the saved file: published on didOpen and on didSave
@@ -54,8 +55,9 @@ def sqlmesh_lsp_command() -> list[str]:
     return [str(script)]
 
 
-def start_server(project: Path, workdir: Path) -> tuple[LspClient, dict, float]:
-    """Start sqlmesh_lsp on `project` and initialize it as an editor does.
+def start_server(project: Path, workdir: Path, *, workspace_folders: bool = True) -> tuple[LspClient, dict, float]:
+    """Start sqlmesh_lsp on `project` and initialize it as an editor does (with the project as
+    workspace folder, or, if not `workspace_folders`, with rootUri alone and run from `workdir`).
 
     Returns the client, the initialize result and how long initialize took (the project loads then).
     """
@@ -65,23 +67,21 @@ def start_server(project: Path, workdir: Path) -> tuple[LspClient, dict, float]:
         "TRIAL_WAREHOUSE_PATH": str(workdir / "warehouse.duckdb"),  # outside the project copy
         "TRIAL_EVENTS_PATH": str(SAMPLE_LOG.resolve()),
     }
-    client = LspClient(sqlmesh_lsp_command(), cwd=project, env=env, stderr_path=workdir / "sqlmesh_lsp.stderr")
+    cwd = project if workspace_folders else workdir
+    client = LspClient(sqlmesh_lsp_command(), cwd=cwd, env=env, stderr_path=workdir / "sqlmesh_lsp.stderr")
+    params = {
+        "processId": os.getpid(),
+        "rootUri": project.as_uri(),
+        # No textDocument.diagnostic capability: the server then pushes diagnostics
+        # (textDocument/publishDiagnostics), which is what an editor without pull diagnostics gets.
+        "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown", "plaintext"]}}},
+        "clientInfo": {"name": "trial-activation test"},
+    }
+    if workspace_folders:  # the server loads the project from here, before it answers; rootUri alone does not
+        params["workspaceFolders"] = [{"uri": project.as_uri(), "name": project.name}]
     try:
         started = time.monotonic()
-        result = client.request(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": project.as_uri(),
-                # The server loads the project from here; rootUri alone is not enough.
-                "workspaceFolders": [{"uri": project.as_uri(), "name": project.name}],
-                # No textDocument.diagnostic capability: the server then pushes diagnostics
-                # (textDocument/publishDiagnostics), which is what an editor without pull diagnostics gets.
-                "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown", "plaintext"]}}},
-                "clientInfo": {"name": "trial-activation test"},
-            },
-            timeout=LOAD_TIMEOUT,
-        )
+        result = client.request("initialize", params, timeout=LOAD_TIMEOUT)
         load_seconds = time.monotonic() - started
         client.notify("initialized", {})
         return client, result, load_seconds
@@ -375,3 +375,26 @@ def test_a_reference_to_a_missing_model_is_diagnosed_on_save(tmp_path):
     finally:
         code = client.close()
         print(f"sqlmesh_lsp exited with code {code}")
+
+
+def test_without_workspace_folders_the_project_loads_when_a_model_is_opened(tmp_path):
+    """An editor that sends rootUri alone: the server loads nothing at initialize, then finds the
+    project from the first opened model, walking up from its folder to config.yaml (run from
+    outside the project, so not from its working directory)."""
+    project = copy_project(tmp_path / "project")
+    client, _, _ = start_server(project, tmp_path / "server", workspace_folders=False)
+    try:
+        loaded = lambda: [n for n in client.notifications if n["method"] == "window/showMessage"]  # noqa: E731
+        assert loaded() == []  # nothing loaded yet
+        path = project / MODEL_FILE
+        uri = open_document(client, path)
+        opened = client.wait_for_notification("textDocument/publishDiagnostics", diagnostics_for(uri), timeout=LOAD_TIMEOUT)
+        assert opened["diagnostics"] == []
+        assert [n["params"]["message"] for n in loaded()] == ["Loaded SQLMesh Context"]
+        line, start = position_of(path.read_text(), f"FROM {UPSTREAM}")
+        hover = client.request(
+            "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": line, "character": start + len("FROM ") + 1}}
+        )
+        assert " ".join(hover["contents"]["value"].split("\n\n")[0].split()) == leading_comment(project / UPSTREAM_FILE)
+    finally:
+        client.close()
