@@ -41,6 +41,7 @@ LOAD_TIMEOUT = 180  # loading the project: about 4 s warm, 11 s cold, more on 2 
 
 REFERENCE_KIND = 18  # CompletionItemKind.Reference: what sqlmesh_lsp gives model names
 FUNCTION_KIND = 3  # CompletionItemKind.Function: macros
+KEYWORD_KIND = 14  # CompletionItemKind.Keyword: SQL keywords and the file's identifiers
 SEVERITY_ERROR = 1
 
 
@@ -287,7 +288,10 @@ def test_completion_offers_the_project_models_and_macros(editor):
     ours = {f"@{name}" for name in project_macros(project)}
     assert "@trial_day" in ours  # used by this model, defined in macros/trial_time.py
     assert ours <= macros, ours - macros
-    assert {"SELECT", "FROM"} <= set(by_label)
+    assert "@each" in macros  # one of SQLMesh's own
+    # And keywords: SQL's, and the identifiers of the buffer as typed (trial_g is in no file).
+    keywords = {item["label"] for item in items if item.get("kind") == KEYWORD_KIND}
+    assert {"SELECT", "FROM", "activation_score", "trial_g"} <= keywords
 
 
 def test_formatting_formats_the_buffer_as_sqlmesh_format(editor):
@@ -313,6 +317,17 @@ def test_formatting_formats_the_buffer_as_sqlmesh_format(editor):
     assert edit["range"]["start"] == {"line": 0, "character": 0}
     assert edit["range"]["end"]["line"] >= len(sloppy.splitlines()) - 1  # the whole buffer
     assert edit["newText"].rstrip("\n") == edited.rstrip("\n")
+
+
+def test_the_editing_requests_leave_the_warehouse_alone(editor):
+    """Runs after the tests above on the shared server: none of their requests opened the warehouse
+    (the file was never created), so the server holds no DuckDB lock while an editor is open."""
+    client, project, *_ = editor
+    assert client.process.poll() is None, "the server died"
+    warehouse = project.parent / "server" / "warehouse.duckdb"
+    assert not warehouse.exists()
+    open_files = [os.readlink(fd) for fd in Path(f"/proc/{client.process.pid}/fd").iterdir()]
+    assert not [f for f in open_files if f.endswith(".duckdb")], open_files
 
 
 def test_a_reference_to_a_missing_model_is_diagnosed_on_save(tmp_path):
