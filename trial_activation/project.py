@@ -12,6 +12,8 @@ from sqlmesh.core.config.loader import load_configs
 from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
 
+from trial_activation.alerts import alert_targets
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,6 +23,7 @@ def open_context(
     events_path: Path | str | None = None,
     warehouse_path: Path | str | None = None,
     gateway: str | None = None,
+    notification_targets: list | None = None,
 ) -> Context:
     """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
 
@@ -31,6 +34,8 @@ def open_context(
     working directory, like any command-line path. A relative TRIAL_EVENTS_PATH is left relative: it
     is part of the models' fingerprint, which must not depend on where the checkout is.
     The arguments replace the config's values in a copy: the process environment is left as it is.
+    SQLMesh notifies `notification_targets` of failed runs, audits and applies; by default the
+    webhook of TRIAL_ALERT_WEBHOOK_URL when it is set, else none (trial_activation/alerts.py).
     """
     project = Path(project).resolve()
     config = load_configs("config", Config, project)[project]
@@ -42,7 +47,14 @@ def open_context(
     overrides = {"gateways": {**config.gateways, "local": local.model_copy(update={"connection": connection})}}
     if events_path is not None:
         overrides["variables"] = {**config.variables, "trial_events_path": str(Path(events_path).resolve())}
-    return Context(paths=str(project), config=config.model_copy(update=overrides), gateway=gateway)
+    if notification_targets is None:
+        notification_targets = alert_targets()
+    return Context(
+        paths=str(project),
+        config=config.model_copy(update=overrides),
+        gateway=gateway,
+        notification_targets=notification_targets,
+    )
 
 
 def require_environment(context: Context, environment: str) -> None:
