@@ -20,7 +20,7 @@ os.environ.setdefault("MAX_FORK_WORKERS", "1")
 
 from sqlmesh.core.console import NoopConsole  # noqa: E402 - after MAX_FORK_WORKERS is set
 
-from trial_activation.alerts import ConsoleAlertTarget, alert_targets  # noqa: E402 - after MAX_FORK_WORKERS is set
+from trial_activation.alerts import AlertTarget, ConsoleAlertTarget, alert_targets  # noqa: E402 - after MAX_FORK_WORKERS is set
 from trial_activation.alerts import logger as _alerts_logger  # noqa: E402
 from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
     PROJECT_ROOT,
@@ -152,6 +152,7 @@ def run(args) -> int:
         return 0
     if args.command == "build":
         context.console = console = FailuresInOneLine()
+        explain_alerts(context, console, args.environment)
         try:
             build(context, args.environment)
         except Exception as error:
@@ -167,12 +168,7 @@ def daily_run(context, args) -> int:
     """SQLMesh's run of the environment; SQLMesh notifies the alert targets of a failed run or audit (the
     targets are told the failed models and an audit's first rows, as the one-line error names them)."""
     context.console = console = FailuresInOneLine()
-    for target in args.alerts:
-        target.explain_with(
-            environment=args.environment,
-            failed_models=lambda: [describe_failure(context, failure) for failure in console.failures],
-            audit_rows=lambda audit: _audit_rows(context, audit),
-        )
+    explain_alerts(context, console, args.environment)
     status = context.run(args.environment, start=args.start, end=args.end, execution_time=args.execution_time)
     if status.is_failure:
         if console.failures:
@@ -181,6 +177,17 @@ def daily_run(context, args) -> int:
     done = "nothing to do (every interval due was already run)" if status.is_nothing_to_do else "finished"
     print(f"Run ({args.environment}): {done}")
     return 0
+
+
+def explain_alerts(context, console: FailuresInOneLine, environment: str) -> None:
+    """Tell the alert targets what the one-line error says: the failed models, an audit's first rows."""
+    for target in context.notification_targets:
+        if isinstance(target, AlertTarget):
+            target.explain_with(
+                environment=environment,
+                failed_models=lambda: [describe_failure(context, failure) for failure in console.failures],
+                audit_rows=lambda audit: _audit_rows(context, audit),
+            )
 
 
 class RunFailedError(Exception):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from env_helpers import edit_goal
 from project_copy import copy_project
 from trial_activation.__main__ import main
 from trial_activation.project import build, open_context
@@ -292,3 +293,27 @@ def test_a_run_that_cannot_start_alerts_too(tmp_path, capsys, monkeypatch):
     assert notice["trial_activation"]["event"] == "run_failure"
     assert "prod" in notice["text"] and "not found" in notice["text"]
     assert err.splitlines()[-1].startswith("trial-activation run: ")
+
+
+def test_failed_apply_alerts_the_receiver_and_the_build_error_stays_one_line(tmp_path, capsys, monkeypatch):
+    """`trial-activation build` (or any plan applied through open_context) with the webhook set: a goal
+    that breaks a rule fails its audit and so the apply; both reach the receiver, and the console shows
+    the build's one-line error only (the webhook took the notices)."""
+    project = copy_project(tmp_path / "project")
+    edit_goal(project / "seeds" / "activation_goals.csv", "week_2_activity", window_start_day=14)
+    with Receiver() as receiver:
+        monkeypatch.setenv("TRIAL_ALERT_WEBHOOK_URL", receiver.url)
+        status = main(["build", "--project", str(project), "--warehouse", str(tmp_path / "w.duckdb")])
+        notices = receiver.notices()
+    out, err = capsys.readouterr()
+
+    assert status == 1
+    assert SECRET not in out + err
+    (audit,), (apply,) = notices["audit_failure"], notices["apply_failure"]
+    assert (audit["trial_activation"]["audit"], audit["trial_activation"]["model"]) == (
+        "valid_goal_definitions", "staging.activation_goals"
+    )
+    assert "goal_id week_2_activity" in audit["text"] and "window_start_day is after window_end_day" in audit["text"]
+    assert apply["trial_activation"]["environment"] == "prod"
+    assert "plan apply FAILED" in apply["text"] and "staging.activation_goals: audit valid_goal_definitions" in apply["text"]
+    assert len(err.splitlines()) == 1 and err.startswith("trial-activation build: staging.activation_goals: audit")
