@@ -27,6 +27,7 @@ from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is
     MissingInEnvironment,
     activation_summary,
     build,
+    check_accounting,
     input_report,
     open_context,
 )
@@ -49,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--end", help="the last interval to run, inclusive for a date (default: now)")
     run_cmd.add_argument(
         "--execution-time", help="the run's clock (default: now); to replay a past day, its next midnight"
+    )
+    run_cmd.add_argument(
+        "--check-accounting",
+        action="store_true",
+        help="after the run, audit raw_rows_accounted_for over every loaded day, not only the new one: finds a"
+        " late file for a past day (reads the whole input; e.g. weekly)",
     )
     summary_cmd = commands.add_parser("summary", help="print the activation summary of an environment")
     compare_cmd = commands.add_parser(
@@ -176,7 +183,29 @@ def daily_run(context, args) -> int:
         raise RunFailedError(f"the run of '{args.environment}' failed (run it with --debug for SQLMesh's log)")
     done = "nothing to do (every interval due was already run)" if status.is_nothing_to_do else "finished"
     print(f"Run ({args.environment}): {done}")
+    if args.check_accounting:
+        first, last, failed = check_accounting(context, args.environment, args.execution_time)
+        if failed:
+            found = "; ".join(describe_failure(context, AccountingFailure(error)) for error in failed)
+            raise AccountingMismatchError(
+                f"{found}, over the loaded days {first} to {last}: events arrived late for those days?"
+                " restate them (docs/incremental.md#late-arriving-events)"
+            )
+        print(f"Accounting ({args.environment}): every raw row of {first} to {last} is staged or quarantined")
     return 0
+
+
+class AccountingFailure(Exception):
+    """An audit failure of the accounting check, shaped as a failed node for describe_failure."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.node = error.model.name
+        self.__cause__ = error
+
+
+class AccountingMismatchError(Exception):
+    """The accounting audit over the loaded days found days whose raw rows do not add up."""
 
 
 def explain_alerts(context, console: FailuresInOneLine, environment: str) -> None:
@@ -252,8 +281,20 @@ def _audit_rows(context, audit, limit: int = 5) -> str:
         frame = context.engine_adapter.fetchdf(audit.query.limit(limit))
     except Exception:  # noqa: BLE001 - the row count is still worth reporting
         return ""
-    rows = [", ".join(f"{column} {value}" for column, value in row.items()) for row in frame.to_dict("records")]
+    rows = [", ".join(f"{column} {_value(value)}" for column, value in row.items()) for row in frame.to_dict("records")]
     return ": " + " | ".join(rows) if rows else ""
+
+
+def _value(value) -> str:
+    """As the audit meant it: a count summed into a float (or a HUGEINT) as a whole number, a DATE
+    (which pandas reads as a midnight timestamp) as a date."""
+    import pandas as pd
+
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.date().isoformat()
+    return str(value)
 
 
 def first_line(error: BaseException) -> str:
@@ -265,7 +306,7 @@ def explain(error: BaseException) -> str | None:
     """One line for an anticipated error, or None for a bug (which keeps its traceback)."""
     import duckdb
 
-    if isinstance(error, (BuildFailedError, MissingInEnvironment, RunFailedError)):
+    if isinstance(error, (BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError)):
         return str(error)
     for cause in _chain(error):
         if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable

@@ -84,6 +84,39 @@ def build(context: Context, environment: str = "prod", **plan_options):
     return context.plan(environment, auto_apply=True, no_prompts=True, **plan_options)
 
 
+ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
+
+
+def check_accounting(context: Context, environment: str = "prod", execution_time=None) -> tuple[str, str, list]:
+    """The accounting audit over every day the environment has loaded (a daily run audits only its new
+    day, so a late file for a past day is found only this way): (first day, last day, failed audits).
+    Each failure is sent to the context's notification targets as an audit failure, as in a run."""
+    from sqlmesh.core.notification_target import NotificationEvent
+    from sqlmesh.utils.date import to_datetime
+    from sqlmesh.utils.errors import AuditError
+
+    env = environment_state(context, environment)
+    snapshots = context.state_reader.get_snapshots(env.snapshots)
+    by_name = {snapshot.name: snapshot for snapshot in snapshots.values()}
+    snapshot = next(s for s in snapshots.values() if _model_name(s) == ACCOUNTING_MODEL)
+    if not snapshot.intervals:
+        raise MissingInEnvironment(f"{ACCOUNTING_MODEL} has loaded no day in '{environment}' yet: nothing to check")
+    first = to_datetime(min(start for start, _ in snapshot.intervals)).date().isoformat()
+    last = (to_datetime(max(end for _, end in snapshot.intervals)) - pd.Timedelta(days=1)).date().isoformat()
+    failed = []
+    for result in context.snapshot_evaluator.audit(
+        snapshot, snapshots=by_name, start=first, end=last, execution_time=execution_time
+    ):
+        if result.count:
+            error = AuditError(
+                audit_name=result.audit.name, audit_args=result.audit_args, model=snapshot.model,
+                count=result.count, query=result.query, adapter_dialect=context.engine_adapter.dialect,
+            )
+            context.notification_target_manager.notify(NotificationEvent.AUDIT_FAILURE, error)
+            failed.append(error)
+    return first, last, failed
+
+
 # marts.goal_conversion's population of organizations that had not converted when the goal's window
 # closed: the honest one, which compare and the report lead with.
 HONEST_POPULATION = "unconverted_at_window_end"

@@ -185,7 +185,7 @@ def test_failed_accounting_audit_alerts_the_receiver_and_the_job_exits_1(losing_
         "raw_rows_accounted_for", "staging.trial_events_quarantine_dated", 1
     )
     for words in ("accounting mismatch", "raw_rows_accounted_for", "staging.trial_events_quarantine_dated",
-                  f"event_date {DAY}", f"raw_rows {ROWS_OF_DAY}", "staged_rows_with_duplicates 0"):
+                  f"event_date {DAY}, raw_rows {ROWS_OF_DAY}, staged_rows_with_duplicates 0, quarantined_rows 0)"):
         assert words in audit["text"], words
     assert "staging.trial_events_quarantine_dated: audit raw_rows_accounted_for failed" in run["text"]
     # Two organizations: every goal is completed by both or by neither, which the non-blocking
@@ -317,3 +317,43 @@ def test_failed_apply_alerts_the_receiver_and_the_build_error_stays_one_line(tmp
     assert apply["trial_activation"]["environment"] == "prod"
     assert "plan apply FAILED" in apply["text"] and "staging.activation_goals: audit valid_goal_definitions" in apply["text"]
     assert len(err.splitlines()) == 1 and err.startswith("trial-activation build: staging.activation_goals: audit")
+
+
+def test_accounting_check_of_the_loaded_days_alerts_a_late_file(tmp_path, capsys, monkeypatch):
+    """A late event for a day the build already loaded: the run of DAY succeeds (it audits DAY only),
+    and `--check-accounting` finds the past day over every loaded day, alerts and exits 1."""
+    project = built(tmp_path)
+    late_day = "2024-02-05"
+    late = ["org_a", "Scheduling.Shift.Created", f"{late_day} 15:00:00", "False", "", *TRIAL]
+    write_events(project["events"], [*ROWS, late])
+    raw_rows_of_late_day = sum(1 for row in [*ROWS, late] if row[2].startswith(late_day))
+    with Receiver() as receiver:
+        monkeypatch.setenv("TRIAL_ALERT_WEBHOOK_URL", receiver.url)
+        status = main([*run_args(project), "--check-accounting"])
+        notices = receiver.notices()
+    out, err = capsys.readouterr()
+
+    assert status == 1
+    assert "Run (prod): finished" in out.splitlines()  # the day itself loaded
+    assert staged_rows_of_day(project) == ROWS_OF_DAY
+    (audit,) = notices["audit_failure"]
+    assert (audit["trial_activation"]["audit"], audit["trial_activation"]["model"]) == (
+        "raw_rows_accounted_for", "staging.trial_events_quarantine_dated"
+    )
+    assert (
+        f"event_date {late_day}, raw_rows {raw_rows_of_late_day}, staged_rows_with_duplicates"
+        f" {raw_rows_of_late_day - 1}, quarantined_rows 0)"
+    ) in audit["text"]
+    assert "run_failure" not in notices  # the run did not fail; the check's notice is the one
+    error = err.splitlines()[-1]
+    assert error.startswith("trial-activation run: staging.trial_events_quarantine_dated: audit raw_rows_accounted_for")
+    assert "over the loaded days 2024-01-01 to 2024-02-10" in error and "restate" in error
+
+
+def test_accounting_check_passes_when_every_raw_row_is_accounted_for(healthy, tmp_path, capsys):
+    project = own_warehouse(healthy, tmp_path)
+    status = main([*run_args(project), "--check-accounting"])
+    out, err = capsys.readouterr()
+
+    assert status == 0, err
+    assert "Accounting (prod): every raw row of 2024-01-01 to 2024-02-10 is staged or quarantined" in out.splitlines()
