@@ -66,6 +66,20 @@ def _timeout(value: str | None) -> float:
     return seconds if seconds > 0 else DEFAULT_TIMEOUT_SECONDS
 
 
+def _never_raises(notify_event: t.Callable) -> t.Callable:
+    """SQLMesh calls a target inside its run (an audit's notice in the middle of the scheduler): an
+    error of the notice itself is logged, never raised into the run."""
+
+    def guarded(self: AlertTarget, *args: t.Any, **kwargs: t.Any) -> None:
+        try:
+            notify_event(self, *args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - a side channel never breaks the job
+            logger.warning(f"trial-activation alert not sent ({self.channel}): {self.redact(_one_line(error))}")
+
+    guarded.__name__, guarded.__doc__ = notify_event.__name__, notify_event.__doc__
+    return guarded
+
+
 class AlertTarget(GenericNotificationTarget):
     """Composes one notice per event and hands it to `deliver`; never raises into SQLMesh.
 
@@ -96,19 +110,24 @@ class AlertTarget(GenericNotificationTarget):
         return self._failures_notified
 
     # SQLMesh calls notify_<event>; each builds a notice.
+    @_never_raises
     def notify_run_end(self, environment: str, *args: t.Any, **kwargs: t.Any) -> None:
         self.notify("run_end", f"daily run finished for `{environment}`", environment=environment)
 
+    @_never_raises
     def notify_run_failure(self, exc: str, *args: t.Any, **kwargs: t.Any) -> None:
         self.notify("run_failure", "daily run FAILED", details=self._details(exc))
 
+    @_never_raises
     def notify_apply_failure(self, environment: str, plan_id: str, exc: str, *args: t.Any, **kwargs: t.Any) -> None:
         self.notify("apply_failure", f"plan apply FAILED for `{environment}`", environment=environment,
                     details=self._details(exc))
 
+    @_never_raises
     def notify_migration_failure(self, exc: str, *args: t.Any, **kwargs: t.Any) -> None:
         self.notify("migration_failure", "state migration FAILED", details=self._details(exc))
 
+    @_never_raises
     def notify_audit_failure(self, audit_error: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
         """A blocking audit stops its model (a failure); a non-blocking one only warns (`blocking FALSE`,
         e.g. goal_separates_organizations), and so does its notice."""
@@ -124,9 +143,10 @@ class AlertTarget(GenericNotificationTarget):
             audit=audit, model=model, count=count,
         )
 
+    @_never_raises
     def send(self, notification_status: NotificationStatus, msg: str, **kwargs: t.Any) -> None:
         """Any other event a caller subscribes this target to: SQLMesh's own message."""
-        self.notify(kwargs.get("event", "sqlmesh"), msg)
+        self.notify("sqlmesh", msg)
 
     def notify(self, event: str, summary: str, details: list[str] | None = None, **fields: t.Any) -> None:
         """Build the notice and deliver it; whatever goes wrong is logged, never raised."""
