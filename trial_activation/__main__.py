@@ -1,4 +1,4 @@
-"""Command line: `trial-activation build|summary|compare|report|export|generate ...` (also `python -m trial_activation`).
+"""Command line: `trial-activation build|run|summary|compare|report|export|generate ...` (also `python -m trial_activation`).
 
 An anticipated error (a bad input file, an environment that does not exist, a warehouse in use by
 another process, a failed audit) ends in one line saying what is wrong and what to do, and exit
@@ -20,11 +20,14 @@ os.environ.setdefault("MAX_FORK_WORKERS", "1")
 
 from sqlmesh.core.console import NoopConsole  # noqa: E402 - after MAX_FORK_WORKERS is set
 
+from trial_activation.alerts import AlertTarget, ConsoleAlertTarget, alert_targets  # noqa: E402 - after MAX_FORK_WORKERS is set
+from trial_activation.alerts import logger as _alerts_logger  # noqa: E402
 from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
     PROJECT_ROOT,
     MissingInEnvironment,
     activation_summary,
     build,
+    check_accounting,
     input_report,
     open_context,
 )
@@ -35,6 +38,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="plan and apply an environment (prod by default), then summarise it")
+    run_cmd = commands.add_parser(
+        "run",
+        help="the daily job: SQLMesh's run of an environment (prod by default), alerting the team when it fails",
+        description="SQLMesh's `run` (the intervals that are due) with the project's alerts: a failed run, audit"
+        " or accounting check is posted to TRIAL_ALERT_WEBHOOK_URL when it is set, and printed on the console."
+        " Exit status 0 when the run succeeded (or had nothing to do), 1 when it failed; an alert that cannot be"
+        " delivered is one line on stderr and changes neither. See docs/operations.md.",
+    )
+    run_cmd.add_argument("--start", help="the earliest interval to run (default: each model's first missing one)")
+    run_cmd.add_argument("--end", help="the last interval to run, inclusive for a date (default: now)")
+    run_cmd.add_argument(
+        "--execution-time", help="the run's clock (default: now); to replay a past day, its next midnight"
+    )
+    run_cmd.add_argument(
+        "--check-accounting",
+        action="store_true",
+        help="after the run, audit raw_rows_accounted_for over every loaded day, not only the new one: finds a"
+        " late file for a past day (reads the whole input; e.g. weekly)",
+    )
     summary_cmd = commands.add_parser("summary", help="print the activation summary of an environment")
     compare_cmd = commands.add_parser(
         "compare", help="what changes between two environments: activation gained/lost, per-goal thresholds and completion"
@@ -52,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     report_cmd.add_argument("--out", help="HTML file to write (default: reports/trial_activation_<env>.html)")
     report_cmd.add_argument("--compare", metavar="ENV:ENV", help="two environments side by side, e.g. prod:dev")
-    for command in (build_cmd, summary_cmd, compare_cmd, export_cmd, report_cmd):
+    for command in (build_cmd, run_cmd, summary_cmd, compare_cmd, export_cmd, report_cmd):
         if command is not compare_cmd:
             command.add_argument("--environment", "-e", default="prod")
         command.add_argument(
@@ -81,25 +103,41 @@ def main(argv: list[str] | None = None) -> int:
             args.environments = parse_compare(args.compare)
         except ValueError as error:
             parser.error(str(error))
+    # The daily job alerts on the console, and on the webhook when TRIAL_ALERT_WEBHOOK_URL is set.
+    args.alerts = [*alert_targets(), ConsoleAlertTarget()] if args.command == "run" else None
     sqlmesh_logger = logging.getLogger("sqlmesh")
     level = sqlmesh_logger.level
     if not args.debug:
         # SQLMesh logs the error it then raises (e.g. the warehouse lock) as a warning: said once below.
         sqlmesh_logger.setLevel(logging.ERROR)
+    # An alert that could not be delivered: one line on stderr (alerts.py logs it; nothing else here does).
+    alerts_logger, alerts_handler = _alerts_logger, logging.StreamHandler(sys.stderr)
+    alerts_handler.setFormatter(logging.Formatter("%(message)s"))
+    alerts_logger.addHandler(alerts_handler)
+    propagate, alerts_logger.propagate = alerts_logger.propagate, False
     try:
         return run(args)
     except Exception as error:  # noqa: BLE001 - anticipated errors become one line, the rest re-raise
         message = None if args.debug else explain(error)
+        if args.alerts:
+            alert_if_unreported(args.alerts, args.environment, explain(error) or first_line(error))
         if message is None:
             raise
         print(f"{parser.prog} {args.command}: {message}", file=sys.stderr)
         return 1
     finally:
-        sqlmesh_logger.setLevel(level)  # main() may be called from Python (the tests): leave logging as found
+        # main() may be called from Python (the tests): leave logging as found.
+        sqlmesh_logger.setLevel(level)
+        alerts_logger.removeHandler(alerts_handler)
+        alerts_logger.propagate = propagate
 
 
 def run(args) -> int:
-    context = open_context(args.project, events_path=args.events, warehouse_path=args.warehouse)
+    context = open_context(
+        args.project, events_path=args.events, warehouse_path=args.warehouse, notification_targets=args.alerts
+    )
+    if args.command == "run":
+        return daily_run(context, args)
     if args.command == "compare":
         from trial_activation.compare import compare_environments, format_comparison
 
@@ -121,6 +159,7 @@ def run(args) -> int:
         return 0
     if args.command == "build":
         context.console = console = FailuresInOneLine()
+        explain_alerts(context, console, args.environment)
         try:
             build(context, args.environment)
         except Exception as error:
@@ -130,6 +169,66 @@ def run(args) -> int:
     print(input_report(context, args.environment))
     print(activation_summary(context, args.environment))
     return 0
+
+
+def daily_run(context, args) -> int:
+    """SQLMesh's run of the environment; SQLMesh notifies the alert targets of a failed run or audit (the
+    targets are told the failed models and an audit's first rows, as the one-line error names them)."""
+    context.console = console = FailuresInOneLine()
+    explain_alerts(context, console, args.environment)
+    status = context.run(args.environment, start=args.start, end=args.end, execution_time=args.execution_time)
+    if status.is_failure:
+        if console.failures:
+            raise BuildFailedError(context, console.failures)
+        raise RunFailedError(f"the run of '{args.environment}' failed (run it with --debug for SQLMesh's log)")
+    done = "nothing to do (every interval due was already run)" if status.is_nothing_to_do else "finished"
+    print(f"Run ({args.environment}): {done}")
+    if args.check_accounting:
+        first, last, failed = check_accounting(context, args.environment, args.execution_time)
+        if failed:
+            found = "; ".join(describe_failure(context, AccountingFailure(error)) for error in failed)
+            raise AccountingMismatchError(
+                f"{found}, over the loaded days {first} to {last}: events arrived late for those days?"
+                " restate them (docs/incremental.md#late-arriving-events)"
+            )
+        print(f"Accounting ({args.environment}): every raw row of {first} to {last} is staged or quarantined")
+    return 0
+
+
+class AccountingFailure(Exception):
+    """An audit failure of the accounting check, shaped as a failed node for describe_failure."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.node = error.model.name
+        self.__cause__ = error
+
+
+class AccountingMismatchError(Exception):
+    """The accounting audit over the loaded days found days whose raw rows do not add up."""
+
+
+def explain_alerts(context, console: FailuresInOneLine, environment: str) -> None:
+    """Tell the alert targets what the one-line error says: the failed models, an audit's first rows."""
+    for target in context.notification_targets:
+        if isinstance(target, AlertTarget):
+            target.explain_with(
+                environment=environment,
+                failed_models=lambda: [describe_failure(context, failure) for failure in console.failures],
+                audit_rows=lambda audit: _audit_rows(context, audit),
+            )
+
+
+class RunFailedError(Exception):
+    """A run that SQLMesh reports as failed without naming a model."""
+
+
+def alert_if_unreported(targets: list, environment: str, message: str) -> None:
+    """A daily run that failed before SQLMesh notified anyone (the project did not load, the warehouse
+    is locked, the environment does not exist): every exit status 1 of the job sends a notice."""
+    if not any(target.failures_notified for target in targets):
+        for target in targets:
+            target.notify("run_failure", "daily run FAILED", details=[message], environment=environment)
 
 
 class FailuresInOneLine(NoopConsole):
@@ -182,8 +281,20 @@ def _audit_rows(context, audit, limit: int = 5) -> str:
         frame = context.engine_adapter.fetchdf(audit.query.limit(limit))
     except Exception:  # noqa: BLE001 - the row count is still worth reporting
         return ""
-    rows = [", ".join(f"{column} {value}" for column, value in row.items()) for row in frame.to_dict("records")]
+    rows = [", ".join(f"{column} {_value(value)}" for column, value in row.items()) for row in frame.to_dict("records")]
     return ": " + " | ".join(rows) if rows else ""
+
+
+def _value(value) -> str:
+    """As the audit meant it: a count summed into a float (or a HUGEINT) as a whole number, a DATE
+    (which pandas reads as a midnight timestamp) as a date."""
+    import pandas as pd
+
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.date().isoformat()
+    return str(value)
 
 
 def first_line(error: BaseException) -> str:
@@ -195,7 +306,7 @@ def explain(error: BaseException) -> str | None:
     """One line for an anticipated error, or None for a bug (which keeps its traceback)."""
     import duckdb
 
-    if isinstance(error, (BuildFailedError, MissingInEnvironment)):
+    if isinstance(error, (BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError)):
         return str(error)
     for cause in _chain(error):
         if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable

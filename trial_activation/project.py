@@ -12,6 +12,8 @@ from sqlmesh.core.config.loader import load_configs
 from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
 
+from trial_activation.alerts import alert_targets
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,6 +23,7 @@ def open_context(
     events_path: Path | str | None = None,
     warehouse_path: Path | str | None = None,
     gateway: str | None = None,
+    notification_targets: list | None = None,
 ) -> Context:
     """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
 
@@ -31,6 +34,8 @@ def open_context(
     working directory, like any command-line path. A relative TRIAL_EVENTS_PATH is left relative: it
     is part of the models' fingerprint, which must not depend on where the checkout is.
     The arguments replace the config's values in a copy: the process environment is left as it is.
+    SQLMesh notifies `notification_targets` of failed runs, audits and applies; by default the
+    webhook of TRIAL_ALERT_WEBHOOK_URL when it is set, else none (trial_activation/alerts.py).
     """
     project = Path(project).resolve()
     config = load_configs("config", Config, project)[project]
@@ -42,7 +47,14 @@ def open_context(
     overrides = {"gateways": {**config.gateways, "local": local.model_copy(update={"connection": connection})}}
     if events_path is not None:
         overrides["variables"] = {**config.variables, "trial_events_path": str(Path(events_path).resolve())}
-    return Context(paths=str(project), config=config.model_copy(update=overrides), gateway=gateway)
+    if notification_targets is None:
+        notification_targets = alert_targets()
+    return Context(
+        paths=str(project),
+        config=config.model_copy(update=overrides),
+        gateway=gateway,
+        notification_targets=notification_targets,
+    )
 
 
 def require_environment(context: Context, environment: str) -> None:
@@ -70,6 +82,39 @@ def input_report(context: Context, environment: str = "prod") -> str:
 def build(context: Context, environment: str = "prod", **plan_options):
     """Plan and apply `environment` without prompts; returns the applied plan."""
     return context.plan(environment, auto_apply=True, no_prompts=True, **plan_options)
+
+
+ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
+
+
+def check_accounting(context: Context, environment: str = "prod", execution_time=None) -> tuple[str, str, list]:
+    """The accounting audit over every day the environment has loaded (a daily run audits only its new
+    day, so a late file for a past day is found only this way): (first day, last day, failed audits).
+    Each failure is sent to the context's notification targets as an audit failure, as in a run."""
+    from sqlmesh.core.notification_target import NotificationEvent
+    from sqlmesh.utils.date import to_datetime
+    from sqlmesh.utils.errors import AuditError
+
+    env = environment_state(context, environment)
+    snapshots = context.state_reader.get_snapshots(env.snapshots)
+    by_name = {snapshot.name: snapshot for snapshot in snapshots.values()}
+    snapshot = next(s for s in snapshots.values() if _model_name(s) == ACCOUNTING_MODEL)
+    if not snapshot.intervals:
+        raise MissingInEnvironment(f"{ACCOUNTING_MODEL} has loaded no day in '{environment}' yet: nothing to check")
+    first = to_datetime(min(start for start, _ in snapshot.intervals)).date().isoformat()
+    last = (to_datetime(max(end for _, end in snapshot.intervals)) - pd.Timedelta(days=1)).date().isoformat()
+    failed = []
+    for result in context.snapshot_evaluator.audit(
+        snapshot, snapshots=by_name, start=first, end=last, execution_time=execution_time
+    ):
+        if result.count:
+            error = AuditError(
+                audit_name=result.audit.name, audit_args=result.audit_args, model=snapshot.model,
+                count=result.count, query=result.query, adapter_dialect=context.engine_adapter.dialect,
+            )
+            context.notification_target_manager.notify(NotificationEvent.AUDIT_FAILURE, error)
+            failed.append(error)
+    return first, last, failed
 
 
 # marts.goal_conversion's population of organizations that had not converted when the goal's window

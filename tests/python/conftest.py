@@ -22,7 +22,14 @@ ARTIFACTS = PROJECT_ROOT / "artifacts"  # screenshots of the browser tests (git-
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch):
     """No test inherits the project's input/output variables from the shell, and none leaks them."""
-    for name in ("TRIAL_EVENTS_PATH", "TRIAL_WAREHOUSE_PATH", "TRIAL_EVENTS_START", "TRIAL_GATEWAY"):
+    for name in (
+        "TRIAL_EVENTS_PATH",
+        "TRIAL_WAREHOUSE_PATH",
+        "TRIAL_EVENTS_START",
+        "TRIAL_GATEWAY",
+        "TRIAL_ALERT_WEBHOOK_URL",
+        "TRIAL_ALERT_TIMEOUT_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
