@@ -398,7 +398,9 @@ def days_chart(days: pd.DataFrame) -> str:
 
 
 # Text stays text (the page's fonts, searchable, smaller), and ids are stable from one run to the next.
-CHART_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "trial-activation", "font.size": 9}
+# Every label is plain text: names come from the data and the seeds, and matplotlib would otherwise read
+# $...$ in them as TeX (a goal named "Costs $5\month" stops the report, "$5 to $10" is drawn in italics).
+CHART_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "trial-activation", "font.size": 9, "text.parse_math": False}
 
 
 def draw_charts(report: EnvironmentReport) -> None:
