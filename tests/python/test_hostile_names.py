@@ -423,12 +423,18 @@ def test_postgres_refusing_the_password_is_one_line_without_the_password(project
 
 @pytest.mark.parametrize("port", ['"5432', "5432\nhost: elsewhere", "five"], ids=["quote", "newline", "word"])
 def test_a_stray_postgres_port_is_one_line(project_copy, tmp_path, capsys, monkeypatch, port):
+    """config.yaml writes TRIAL_PG_PORT through tojson like every variable: a stray value is a config
+    error naming the field, not a YAML ScannerError, and a newline cannot add keys (host here)."""
+    password = "hostile-secret-42"
     monkeypatch.setenv("TRIAL_GATEWAY", "postgres")
     monkeypatch.setenv("TRIAL_PG_PORT", port)
+    monkeypatch.setenv("TRIAL_PG_PASSWORD", password)
 
     status = main(["summary", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb")])
+    out, err = capsys.readouterr()
 
-    _assert_one_line(status, capsys.readouterr().err, "summary", "'port'")
+    _assert_one_line(status, err, "summary", "'port'")
+    _no_password_anywhere(password, out, err, project_copy)
 
 
 # --- the project is the folder you stand in --------------------------------------------------------
