@@ -337,6 +337,22 @@ def test_export_does_not_write_through_a_planted_symlink(hostile, tmp_path):
     assert all((out / entry["file"]).is_file() and not (out / entry["file"]).is_symlink() for entry in manifest["models"])
 
 
+def test_report_does_not_write_through_a_planted_symlink(hostile, tmp_path, capsys):
+    context, _, warehouse = hostile
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "shared" / "report.html"
+    out.parent.mkdir()
+    os.symlink(victim, out)
+
+    status, _, err = _cli(capsys, context, warehouse, "report", "--out", str(out))
+
+    assert status == 0, err
+    assert victim.read_text() == "keep me\n"
+    assert not out.is_symlink() and out.read_text(encoding="utf-8").startswith("<!")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html"]  # no temporary file left
+
+
 # --- errors a setting can cause: one line, no traceback ------------------------------------------
 
 
