@@ -18,6 +18,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -435,6 +437,16 @@ def test_postgres_refusing_the_password_is_one_line_without_the_password(project
     _assert_one_line(status, err, "summary", "PostgreSQL", "password authentication failed", "TRIAL_PG_PASSWORD")
     _no_password_anywhere(wrong, out, err, project_copy)
     _no_password_anywhere(real, out, err, project_copy)
+    # sqlmesh itself, refused, and then connected with --debug: neither its output nor its logs hold the password.
+    logs = tmp_path / "sqlmesh-logs"
+    for password, argv in ((wrong, ["plan", "--no-prompts"]), (real, ["--debug", "info"])):
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "sqlmesh"), "--log-file-dir", str(logs), *argv],
+            cwd=project_copy, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "TRIAL_PG_PASSWORD": password, "TRIAL_WAREHOUSE_PATH": str(tmp_path / "w.duckdb")},
+        )
+        assert list(logs.glob("*.log")), done.stderr[-2000:]
+        _no_password_anywhere(password, done.stdout, done.stderr, logs)
 
 
 @pytest.mark.parametrize("port", ['"5432', "5432\nhost: elsewhere", "five"], ids=["quote", "newline", "word"])
