@@ -1,8 +1,13 @@
 """Command line: `trial-activation build|summary|compare|report|export|generate ...` (also `python -m trial_activation`).
 
 An anticipated error (a bad input file, an environment that does not exist, a warehouse in use by
-another process, a failed audit) ends in one line saying what is wrong and what to do, and exit
+another process, a failed audit, a PostgreSQL server that cannot be reached or refuses the password,
+an output path that cannot be written) ends in one line saying what is wrong and what to do, and exit
 status 1; `--debug` shows the traceback instead.
+
+The project is the one in the current folder (or the nearest folder above it holding the project's
+config.yaml), as for `sqlmesh`; elsewhere, the checkout this package was installed from. Every command
+prints which first.
 """
 
 from __future__ import annotations
