@@ -18,8 +18,8 @@ from sqlmesh.utils.errors import SQLMeshError
 # Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
 IBIS_COMPILERS = {"spark": "pyspark"}
 # The escape character of every LIKE of the project (the goals' SQL says ESCAPE '\' too): a pattern
-# matches a literal % or _ as \% or \_ (and a backslash as \\) on every engine. PostgreSQL and Spark escape with a backslash
-# by default, DuckDB has no escape character unless told, so each LIKE names it.
+# matches a literal % or _ as \% or \_ (and a backslash as \\) on every engine. PostgreSQL and Spark
+# escape with a backslash by default, DuckDB has no escape character unless told, so each LIKE names it.
 LIKE_ESCAPE = "\\"
 
 

@@ -66,7 +66,9 @@ def export_marts(
     if file_format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {file_format!r}")
     if spreadsheet_safe and file_format != "csv":
-        raise ExportError("--spreadsheet-safe is for CSV (a Parquet cell is typed, never a formula): use --format csv or drop it")
+        raise ExportError(
+            "--spreadsheet-safe is for CSV (a Parquet cell is typed, never a formula): use --format csv or drop it"
+        )
     if context.engine_adapter.dialect != "duckdb":
         raise MissingInEnvironment(
             f"export writes files with DuckDB's COPY: run it on the local (DuckDB) gateway,"
@@ -136,7 +138,9 @@ def _formulas_as_text(query: str, columns: list) -> str:
     for name, column_type, *_ in columns:
         column = exp.to_identifier(name, quoted=True).sql("duckdb")
         if column_type == "VARCHAR":
-            column = f"CASE WHEN LEFT({column}, 1) IN ({starts}) THEN {apostrophe} || {column} ELSE {column} END AS {column}"
+            column = (
+                f"CASE WHEN LEFT({column}, 1) IN ({starts}) THEN {apostrophe} || {column} ELSE {column} END AS {column}"
+            )
         selected.append(column)
     return f"SELECT {', '.join(selected)} FROM ({query})"
 
@@ -150,7 +154,9 @@ def _output_folder(out: Path | str) -> Path:
     """`out` as an existing folder (created if missing), or an ExportError saying what is wrong."""
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out} is a file, not a folder: give a folder for the exported files (created if missing)")
+        raise ExportError(
+            f"--out {out} is a file, not a folder: give a folder for the exported files (created if missing)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -275,7 +275,8 @@ def _mart_text(context, model: str, column: str) -> list[str]:
 def test_csv_and_parquet_exports_keep_every_value_as_it_is(hostile, tmp_path, capsys):
     context, _, warehouse = hostile
     for file_format in ("csv", "parquet"):
-        status, _, err = _cli(capsys, context, warehouse, "export", "--format", file_format, "--out", str(tmp_path / file_format))
+        out = tmp_path / file_format
+        status, _, err = _cli(capsys, context, warehouse, "export", "--format", file_format, "--out", str(out))
         assert status == 0, err
     manifest = json.loads((tmp_path / "csv" / "manifest.json").read_text())
     assert manifest["spreadsheet_safe"] is False
@@ -286,7 +287,8 @@ def test_csv_and_parquet_exports_keep_every_value_as_it_is(hostile, tmp_path, ca
         name = model.split(".")[1]
         assert sorted(_csv_columns(tmp_path / "csv" / f"{name}.csv")[column]) == expected, model
         with duckdb.connect() as reader:
-            parquet = reader.execute(f'SELECT "{column}" FROM read_parquet(?)', [str(tmp_path / "parquet" / f"{name}.parquet")]).fetchall()
+            parquet_file = str(tmp_path / "parquet" / f"{name}.parquet")
+            parquet = reader.execute(f'SELECT "{column}" FROM read_parquet(?)', [parquet_file]).fetchall()
         assert sorted("" if v is None else v for (v,) in parquet) == expected, model
     organizations = _csv_columns(tmp_path / "csv" / "trial_activation.csv")["organization_id"]
     assert set(HOSTILE_ORGANIZATIONS) <= set(organizations)
