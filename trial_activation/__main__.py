@@ -1,8 +1,13 @@
 """Command line: `trial-activation build|run|summary|compare|report|export|generate ...` (also `python -m trial_activation`).
 
 An anticipated error (a bad input file, an environment that does not exist, a warehouse in use by
-another process, a failed audit) ends in one line saying what is wrong and what to do, and exit
+another process, a failed audit, a PostgreSQL server that cannot be reached or refuses the password,
+an output path that cannot be written) ends in one line saying what is wrong and what to do, and exit
 status 1; `--debug` shows the traceback instead.
+
+The project is the one in the current folder (or the nearest folder above it holding the project's
+config.yaml), as for `sqlmesh`; elsewhere, the checkout this package was installed from. Every command
+prints which first.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 # SQLMesh loads a project's models in a pool of forked worker processes (one per CPU) unless
 # MAX_FORK_WORKERS is 1, read once when sqlmesh is first imported (below): a command killed while
@@ -23,11 +29,11 @@ from sqlmesh.core.console import NoopConsole  # noqa: E402 - after MAX_FORK_WORK
 from trial_activation.alerts import AlertTarget, ConsoleAlertTarget, alert_targets  # noqa: E402 - after MAX_FORK_WORKERS is set
 from trial_activation.alerts import logger as _alerts_logger  # noqa: E402
 from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
-    PROJECT_ROOT,
     MissingInEnvironment,
     activation_summary,
     build,
     check_accounting,
+    find_project,
     input_report,
     open_context,
 )
@@ -69,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     export_cmd.add_argument("--format", choices=("csv", "parquet"), required=True, dest="file_format")
     export_cmd.add_argument("--out", required=True, help="folder the files are written to (each file replaced atomically, the manifest last)")
+    export_cmd.add_argument(
+        "--spreadsheet-safe",
+        action="store_true",
+        help="CSV for people who open it in a spreadsheet: a text cell starting with = + - @ is written with a ' first"
+        " (default: every value as it is, for other tools)",
+    )
     report_cmd = commands.add_parser(
         "report", help="write the product team's report: one self-contained HTML file (charts inline, no network)"
     )
@@ -85,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             "--warehouse",
             help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, relative to the project root, then warehouse/)",
         )
-        command.add_argument("--project", default=PROJECT_ROOT, help="project directory (default: this checkout)")
+        command.add_argument(
+            "--project",
+            help="project directory (default: the current folder or the nearest one above it holding the project's"
+            " config.yaml, else the checkout trial-activation was installed from)",
+        )
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands.add_parser("generate", help="generate a trial event log (see generate --help)", add_help=False)
 
@@ -133,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
+    project = find_project() if args.project is None else args.project
+    print(f"project: {Path(project).resolve()}")  # which copy of the project is read and written
     context = open_context(
-        args.project, events_path=args.events, warehouse_path=args.warehouse, notification_targets=args.alerts
+        project, events_path=args.events, warehouse_path=args.warehouse, notification_targets=args.alerts
     )
     if args.command == "run":
         return daily_run(context, args)
@@ -146,7 +164,7 @@ def run(args) -> int:
     if args.command == "export":
         from trial_activation.export import export_marts
 
-        manifest = export_marts(context, args.environment, args.file_format, args.out)
+        manifest = export_marts(context, args.environment, args.file_format, args.out, spreadsheet_safe=args.spreadsheet_safe)
         for entry in manifest["models"]:
             print(f"{entry['model']:<28} {entry['rows']:>9,} rows -> {entry['file']}")
         print(f"manifest: {args.out}/manifest.json")
@@ -306,11 +324,22 @@ def explain(error: BaseException) -> str | None:
     """One line for an anticipated error, or None for a bug (which keeps its traceback)."""
     import duckdb
 
-    if isinstance(error, (BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError)):
+    from trial_activation.export import ExportError
+
+    if isinstance(error, (BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError, ExportError)):
         return str(error)
     for cause in _chain(error):
         if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable
             return str(cause)
+        if type(cause).__module__.startswith("psycopg2") and type(cause).__name__ == "OperationalError":
+            # Unreachable server, refused password, missing database. psycopg2 names the host, port and
+            # user, never the password.
+            return (
+                f"the PostgreSQL gateway refused or could not be reached: {one_line(cause)}: check TRIAL_PG_HOST,"
+                " TRIAL_PG_PORT, TRIAL_PG_USER, TRIAL_PG_PASSWORD and TRIAL_PG_DATABASE (config.yaml)"
+            )
+        if isinstance(cause, OSError) and cause.filename:  # e.g. a report --out that is a folder
+            return f"{cause.filename}: {cause.strerror or cause}: give another path, or one you may write to"
         locked = re.search(r'Could not set lock on file "(.*?)".*?\(PID (\d+)\)', str(cause))
         if isinstance(cause, duckdb.IOException) and locked:
             return (

@@ -17,6 +17,10 @@ from sqlmesh.utils.errors import SQLMeshError
 
 # Ibis names its compilers after its backends; where that differs from sqlglot's dialect name:
 IBIS_COMPILERS = {"spark": "pyspark"}
+# The escape character of every LIKE of the project (the goals' SQL says ESCAPE '\' too): a pattern
+# matches a literal % or _ as \% or \_ (and a backslash as \\) on every engine. PostgreSQL and Spark
+# escape with a backslash by default, DuckDB has no escape character unless told, so each LIKE names it.
+LIKE_ESCAPE = "\\"
 
 
 def engine_dialect(evaluator) -> str:
@@ -38,7 +42,8 @@ def ibis_sql(evaluator, expression) -> exp.Expression:
     Compiled by Ibis for that engine and parsed back in its dialect, so that what SQLMesh writes out is
     Ibis's own SQL for the engine (SQLMesh's transpilation of another dialect's functions is not
     enough). While the project loads there is no engine: the model's dialect, DuckDB's, which only
-    serves to find the dependencies.
+    serves to find the dependencies. Every LIKE gets the project's escape character (Ibis's `like`
+    takes none), so that the Ibis models match patterns as the SQL models do.
     """
     import ibis
 
@@ -46,4 +51,11 @@ def ibis_sql(evaluator, expression) -> exp.Expression:
     compiler = IBIS_COMPILERS.get(dialect, dialect)
     if compiler == "pyspark":
         ibis.pyspark  # loading the backend registers the options its compiler reads
-    return sqlglot.parse_one(ibis.to_sql(expression, dialect=compiler), dialect=dialect)
+    query = sqlglot.parse_one(ibis.to_sql(expression, dialect=compiler), dialect=dialect)
+    return query.transform(_escaped_like)
+
+
+def _escaped_like(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape):
+        return exp.Escape(this=node.copy(), expression=exp.Literal.string(LIKE_ESCAPE))
+    return node

@@ -15,6 +15,20 @@ from sqlmesh.core.snapshot import SnapshotTableInfo
 from trial_activation.alerts import alert_targets
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What marks a folder as a copy of this project (not any SQLMesh project, whose config.yaml this CLI
+# would misread): its config.yaml and its goal seed.
+PROJECT_MARKERS = ("config.yaml", "seeds/activation_goals.csv")
+
+
+def find_project(start: Path | str | None = None) -> Path:
+    """The project the CLI works on: the nearest of `start` (default: the current folder) and its parents
+    that holds the project's config.yaml, as `sqlmesh` and `dbt` take the folder they run in; else the
+    checkout this package was installed from."""
+    start = Path.cwd() if start is None else Path(start).resolve()
+    for folder in (start, *start.parents):
+        if all((folder / marker).is_file() for marker in PROJECT_MARKERS):
+            return folder
+    return PROJECT_ROOT
 
 
 def open_context(

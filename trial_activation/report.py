@@ -11,9 +11,12 @@ or on a closed network.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -398,7 +401,9 @@ def days_chart(days: pd.DataFrame) -> str:
 
 
 # Text stays text (the page's fonts, searchable, smaller), and ids are stable from one run to the next.
-CHART_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "trial-activation", "font.size": 9}
+# Every label is plain text: names come from the data and the seeds, and matplotlib would otherwise read
+# $...$ in them as TeX (a goal named "Costs $5\month" stops the report, "$5 to $10" is drawn in italics).
+CHART_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "trial-activation", "font.size": 9, "text.parse_math": False}
 
 
 def draw_charts(report: EnvironmentReport) -> None:
@@ -468,8 +473,26 @@ def write_report(context: Context, environments: list[str], out: Path | str | No
         draw_charts(report)
     out = Path(out) if out else default_path(context.path, environments)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(reports), encoding="utf-8")
+    write_replacing(out, render(reports))
     return out
+
+
+def write_replacing(path: Path, text: str) -> None:
+    """Write `text` to a new file of a unique name beside `path` (created exclusively), then rename it
+    over `path`: a reader never sees half a report, and a link planted at either name in a shared
+    folder is replaced, never written through."""
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plain write would leave it (mkstemp makes it 0600)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def parse_compare(value: str) -> list[str]:

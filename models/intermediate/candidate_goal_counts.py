@@ -24,7 +24,7 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.engine import ibis_sql
+from trial_activation.engine import LIKE_ESCAPE, ibis_sql
 from trial_activation.thresholds import continuous_percentile
 
 # Patterns of the grid that are expanded from the activities in the data rather than used as written.
@@ -66,7 +66,7 @@ COLUMNS = {
     ),
     column_descriptions={
         "candidate_id": "activity_pattern|window|threshold_rule, e.g. Scheduling.%|0-6|p75",
-        "activity_pattern": "SQL LIKE pattern on activity_name",
+        "activity_pattern": "SQL LIKE pattern on activity_name (a backslash escapes %, _ and itself)",
         "window_start_day": "First trial day (0-based) of the counted window",
         "window_end_day": "Last trial day (inclusive) of the counted window",
         "threshold_rule": "The grid's threshold label, e.g. at_least_1 or p75",
@@ -119,15 +119,19 @@ def candidate_goal_counts() -> ibis.Table:
 
     # The activity patterns: the grid's own, plus each activity and each family when the grid asks.
     pattern_rows = grid.filter(grid.dimension == "activity_pattern")
+    # An activity's name is matched as itself: its %, _ and escape characters are escaped (an activity
+    # named _obile.X must not match Mobile.X), in the pattern and so in the seed row that adopts it.
     names = activity.select("activity_name").distinct()
     dot = names.activity_name.find(".")
     expanded = names.select(
-        names.activity_name, family=ibis.cases((dot > 0, names.activity_name.left(dot + 1) + "%"), else_=ibis.null("string"))
+        names.activity_name,
+        exact=like_literal(names.activity_name),
+        family=ibis.cases((dot > 0, like_literal(names.activity_name.left(dot + 1)) + "%"), else_=ibis.null("string")),
     )
     patterns = ibis.union(
         pattern_rows.filter(~pattern_rows.value.isin([EACH_ACTIVITY, EACH_FAMILY])).select(activity_pattern=pattern_rows.value),
         expanded.cross_join(pattern_rows.filter(pattern_rows.value == EACH_ACTIVITY).select("value")).select(
-            activity_pattern=expanded.activity_name
+            activity_pattern=expanded.exact
         ),
         expanded.filter(expanded.family.notnull())
         .cross_join(pattern_rows.filter(pattern_rows.value == EACH_FAMILY).select("value"))
@@ -225,3 +229,11 @@ def candidate_goal_counts() -> ibis.Table:
         not_completed=counts.organizations - completed,
         not_completed_converted=counts.converted_total - completed_converted,
     )
+
+
+def like_literal(text):
+    """A LIKE pattern that matches `text` (an Ibis string) and nothing else: the escape character, %
+    and _ each escaped (the escape character first, so that the others' escapes stay single)."""
+    for special in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, LIKE_ESCAPE + special)
+    return text

@@ -109,7 +109,8 @@ WITH previous_thresholds AS (
     ) AS baseline_events
   FROM candidates AS c
   INNER JOIN intermediate.org_daily_activity AS a
-    ON c.organization_id = a.organization_id AND a.activity_name LIKE c.activity_pattern
+    ON c.organization_id = a.organization_id
+    AND a.activity_name LIKE c.activity_pattern ESCAPE '\'
   WHERE
     a.event_date BETWEEN @start_ds AND @end_ds AND @start_ds > @trial_events_start
   GROUP BY
@@ -166,7 +167,7 @@ WITH previous_thresholds AS (
     INNER JOIN intermediate.org_daily_activity AS a
       ON e.organization_id = a.organization_id
       AND a.trial_day BETWEEN e.window_start_day AND e.window_end_day
-      AND a.activity_name LIKE e.activity_pattern
+      AND a.activity_name LIKE e.activity_pattern ESCAPE '\'
     WHERE
       e.goal_kind <> 'active_days'
       AND e.events_needed > 0
@@ -209,7 +210,7 @@ WITH previous_thresholds AS (
     INNER JOIN intermediate.org_daily_activity AS a
       ON e.organization_id = a.organization_id
       AND a.trial_day BETWEEN e.window_start_day AND e.window_end_day
-      AND a.activity_name LIKE e.activity_pattern
+      AND a.activity_name LIKE e.activity_pattern ESCAPE '\'
     WHERE
       e.goal_kind = 'active_days'
       AND e.events_needed > 0
@@ -241,7 +242,7 @@ WITH previous_thresholds AS (
     AND s.event_at < d.day_end
     AND s.trial_day BETWEEN d.window_start_day AND d.window_end_day
     AND s.is_in_trial
-    AND s.activity_name LIKE d.activity_pattern
+    AND s.activity_name LIKE d.activity_pattern ESCAPE '\'
 )
 SELECT
   e.organization_id, /* the trialist organization */

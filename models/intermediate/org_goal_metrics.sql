@@ -49,7 +49,7 @@ WITH recomputed_organizations AS (
       a.trial_day BETWEEN g.fallback_start_day AND g.fallback_end_day) AS fallback_events
   FROM intermediate.org_daily_activity AS a
   INNER JOIN staging.activation_goals AS g
-    ON a.activity_name LIKE g.activity_pattern
+    ON a.activity_name LIKE g.activity_pattern ESCAPE '\'
   WHERE
     @start_ds <= @trial_events_start
     OR a.organization_id IN (

@@ -96,7 +96,7 @@ COLUMNS = {
     ),
     column_descriptions={
         "candidate_id": "activity_pattern|window|threshold_rule, e.g. Scheduling.%|0-6|p75",
-        "activity_pattern": "SQL LIKE pattern on activity_name",
+        "activity_pattern": "SQL LIKE pattern on activity_name (a backslash escapes %, _ and itself)",
         "window_start_day": "First trial day (0-based) of the counted window",
         "window_end_day": "Last trial day (inclusive) of the counted window",
         "threshold_rule": "The grid's threshold label: at_least_1, p50, p75, p90, ...",

@@ -1,7 +1,7 @@
 /* The trial goals, as defined by analysts in seeds/activation_goals.csv: one row per goal.
    Three kinds (docs/goals.md says how to add one):
    - window_count: events in trial days [window_start_day, window_end_day] whose activity matches
-     activity_pattern (SQL LIKE; % = all), against fixed_threshold or the threshold_percentile-th
+     activity_pattern (SQL LIKE; % = all, \ escapes), against fixed_threshold or the threshold_percentile-th
      percentile of the same count over converted organizations, never below threshold_floor;
    - active_days: trial days of the window with at least one matching event, against a threshold
      derived as for window_count;
@@ -36,7 +36,7 @@ MODEL (
     goal_name = 'Human-readable goal name shown in the marts',
     description = 'What completing the goal means, in words',
     goal_kind = 'window_count, active_days or steadiness',
-    activity_pattern = 'SQL LIKE pattern on activity_name; % counts every activity',
+    activity_pattern = 'SQL LIKE pattern on activity_name; % counts every activity, a backslash escapes %, _ and itself',
     window_start_day = 'First trial day (0-based) of the counted window',
     window_end_day = 'Last trial day (inclusive) of the counted window',
     threshold_percentile = 'window_count, active_days: percentile (0-100) of converted organizations'' metric used as threshold',

@@ -259,9 +259,19 @@ def _typed_goal(goal: dict) -> dict:
     return typed
 
 
+def _like_literal(text: str) -> str:
+    """The LIKE pattern that matches text as itself (backslash, % and _ escaped with a backslash)."""
+    return re.sub(r"([\\%_])", r"\\\1", text)
+
+
 def _like_to_regex(pattern: str) -> str:
-    """SQL LIKE (% any run, _ one character, case-sensitive as in DuckDB) as a regular expression."""
-    return "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    """SQL LIKE (% any run, _ one character, a backslash makes the next character literal;
+    case-sensitive as in DuckDB) as a regular expression."""
+    parts = re.findall(r"\\.|.", pattern, re.DOTALL)
+    return "".join(
+        re.escape(part[1]) if len(part) == 2 else ".*" if part == "%" else "." if part == "_" else re.escape(part)
+        for part in parts
+    )
 
 
 # --- the insight marts ----------------------------------------------------------------------------
@@ -385,9 +395,9 @@ def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) 
         if row["dimension"] != "activity_pattern":
             continue
         if row["value"] == "each_activity":
-            patterns.update(activities)
+            patterns.update(_like_literal(a) for a in activities)
         elif row["value"] == "each_family":
-            patterns.update(a[: a.find(".") + 1] + "%" for a in activities if a.find(".") > 0)
+            patterns.update(_like_literal(a[: a.find(".") + 1]) + "%" for a in activities if a.find(".") > 0)
         else:
             patterns.add(row["value"])
     windows = [r for r in grid if r["dimension"] == "window"]

@@ -103,8 +103,8 @@ def test_build_from_a_sub_directory_resolves_both_variables_against_the_project_
     assert (project_copy / "warehouse" / "from_subdir.duckdb").exists()
     assert not (project_copy / "models" / "warehouse").exists()
     line = f"Input (prod): {raw_rows:,} raw rows from {project_copy / 'data' / 'sample' / 'trial_events.csv.gz'}"
-    assert out.splitlines()[0] == line
-    assert summary.splitlines()[0] == line
+    assert out.splitlines()[:2] == [f"project: {project_copy}", line]
+    assert summary.splitlines()[:2] == [f"project: {project_copy}", line]
 
 
 def test_a_cli_build_and_a_plain_sqlmesh_plan_see_the_same_project(project_copy, tmp_path, capsys, monkeypatch):

@@ -70,8 +70,9 @@ def test_export_round_trips_every_mart(sample_build, tmp_path, file_format):
 
 
 def test_re_export_replaces_each_file_by_rename(sample_build, tmp_path, monkeypatch):
-    """A second export into the same folder writes temporary files there and renames them over the old
-    ones: until each rename, the old file is still whole (what a concurrent reader would open)."""
+    """A second export into the same folder writes temporary files in a private folder inside it and
+    renames them over the old ones: until each rename, the old file is still whole (what a concurrent
+    reader would open)."""
     context, _ = sample_build
     out = tmp_path / "parquet"
     first = export_marts(context, "prod", "parquet", out)
@@ -93,7 +94,8 @@ def test_re_export_replaces_each_file_by_rename(sample_build, tmp_path, monkeypa
 
     assert sorted(os.path.basename(d) for _, d in renames) == sorted(old)
     for source, destination in renames:
-        assert os.path.dirname(source) == os.path.dirname(destination) == str(out)
+        assert os.path.dirname(destination) == str(out)
+        assert os.path.dirname(os.path.dirname(source)) == str(out)  # a folder in out: the same file system
         assert source != destination and not os.path.exists(source)
     assert renames[-1][1] == str(out / "manifest.json")  # the manifest last, after every file it lists
     assert sorted(os.listdir(out)) == sorted(old)  # no temporary file left behind
