@@ -62,50 +62,60 @@ def test_spark_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_spark_cluster_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
-    """A standalone cluster, as a team runs Spark beyond one machine: a master and a worker, each its own
-    process started with pyspark's launcher (tests/python/spark_cluster.py), and the project's driver
-    connected with TRIAL_SPARK_MASTER=spark://... The build's tasks must run in the worker's executor."""
+    """A team's setup: a standalone cluster, a master and a worker, each its own process started with
+    pyspark's launcher (tests/python/spark_cluster.py), the driver connected with TRIAL_SPARK_MASTER=
+    spark://..., and SQLMesh's state in a PostgreSQL database (TRIAL_SPARK_STATE_PG_*). The build's tasks
+    run in the worker's executor; a teammate's checkout sharing the state has nothing to plan."""
     require_spark()
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # the driver on loopback, like the cluster
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # the executors' Python, as the driver's
     with (
+        fresh_postgres_database() as state,
         standalone_cluster(tmp_path / "cluster", workers=1, cores=1, memory="1g") as cluster,
-        spark_project(tmp_path, monkeypatch, master=cluster.url) as context,
     ):
-        spark = context.engine_adapter.spark
-        application = spark.sparkContext.applicationId
-        assert spark.sparkContext.master == cluster.url
-        assert_builds_the_same_marts(context, duckdb_marts)
-        status = cluster.status()
-        assert [app["id"] for app in status["activeapps"]] == [application], status["activeapps"]
-        assert [worker["coresused"] for worker in status["workers"]] == [1], status["workers"]  # its executor
-        # The driver's block managers: its own and at least the executor's.
-        assert spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() >= 2
-        assert cluster.finished_tasks(application) > 0, f"no task finished in the executors' logs under {cluster.work_dirs}"
+        for variable, key in (("HOST", "host"), ("PORT", "port"), ("USER", "user"), ("PASSWORD", "password"), ("DATABASE", "dbname")):
+            monkeypatch.setenv(f"TRIAL_SPARK_STATE_PG_{variable}", str(state[key]))
+        with spark_project(tmp_path, monkeypatch, master=cluster.url) as context:
+            spark = context.engine_adapter.spark
+            application = spark.sparkContext.applicationId
+            assert spark.sparkContext.master == cluster.url
+            assert_builds_the_same_marts(context, duckdb_marts)
+
+            status = cluster.status()
+            assert [app["id"] for app in status["activeapps"]] == [application], status["activeapps"]
+            assert [worker["coresused"] for worker in status["workers"]] == [1], status["workers"]  # its executor
+            # The driver's block managers: its own and at least the executor's.
+            assert spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() >= 2
+            assert cluster.finished_tasks(application) > 0, f"no task finished in the executors' logs under {cluster.work_dirs}"
+
+            import psycopg2
+
+            with psycopg2.connect(**state) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT name FROM sqlmesh._environments")
+                assert cursor.fetchall() == [("prod",)]
+            assert not (tmp_path / "spark-state.duckdb").exists()  # TRIAL_SPARK_STATE_PATH, unused
+            teammate = open_context(copy_project(tmp_path / "teammate"), warehouse_path=tmp_path / "unused.duckdb", gateway="spark")
+            plan = teammate.plan("prod", no_prompts=True, auto_apply=False, skip_tests=True)
+            teammate.close()  # the same Spark session: stopped by spark_project
+            assert not plan.has_changes
+            assert plan.missing_intervals == []
 
 
 def test_postgres_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
-    psycopg2 = require_postgres()
-    server = postgres_server()
-    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**server)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
-    try:
-        with psycopg2.connect(**{**server, "dbname": database}) as connection, connection.cursor() as cursor:
+    with fresh_postgres_database() as server:
+        import psycopg2
+
+        with psycopg2.connect(**server) as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.trial_events ({', '.join(f'{c} TEXT' for c in RAW_COLUMNS)})")
             with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8", newline="") as rows:
                 cursor.copy_expert("COPY raw.trial_events FROM STDIN WITH (FORMAT csv, HEADER true)", rows)
         monkeypatch.setenv("TRIAL_GATEWAY", "postgres")
-        monkeypatch.setenv("TRIAL_PG_DATABASE", database)
+        monkeypatch.setenv("TRIAL_PG_DATABASE", server["dbname"])
         context = open_context(copy_project(tmp_path / "project"), warehouse_path=tmp_path / "unused.duckdb", gateway="postgres")
         try:
             assert_builds_the_same_marts(context, duckdb_marts)
         finally:
             context.close()
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
 
 
 # --- what each engine needs -------------------------------------------------------------------
@@ -167,6 +177,23 @@ def require_postgres():
     except psycopg2.OperationalError as error:
         pytest.fail(f"PostgreSQL gateway test: cannot connect to the server in TRIAL_PG_*: {error}")
     return psycopg2
+
+
+@contextmanager
+def fresh_postgres_database():
+    """A new, empty database on the TRIAL_PG_* server, dropped (connections and all) on exit: yields
+    psycopg2's connection arguments for it."""
+    psycopg2 = require_postgres()
+    server = postgres_server()
+    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(**server)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield {**server, "dbname": database}
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
 
 
 def postgres_server() -> dict:
