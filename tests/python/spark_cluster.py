@@ -94,7 +94,9 @@ def standalone_cluster(root: Path, *, workers: int = 1, cores: int = 1, memory: 
     cluster = SparkCluster(url=f"spark://{HOST}:{port}", webui=f"http://{HOST}:{webui}")
     try:
         master = launch(
-            "master", "org.apache.spark.deploy.master.Master", "--host", HOST, "--port", str(port), "--webui-port", str(webui)
+            "master",
+            "org.apache.spark.deploy.master.Master",
+            *("--host", HOST, "--port", str(port), "--webui-port", str(webui)),
         )
         _wait_for(lambda: _status_or_none(cluster) is not None, "the master's web UI to answer", [master], cluster.logs)
         for number in range(workers):
@@ -105,16 +107,8 @@ def standalone_cluster(root: Path, *, workers: int = 1, cores: int = 1, memory: 
                 f"worker-{number}",
                 "org.apache.spark.deploy.worker.Worker",
                 cluster.url,
-                "--host",
-                HOST,
-                "--cores",
-                str(cores),
-                "--memory",
-                memory,
-                "--work-dir",
-                str(work_dir),
-                "--webui-port",
-                str(free_port()),
+                *("--host", HOST, "--cores", str(cores), "--memory", memory),
+                *("--work-dir", str(work_dir), "--webui-port", str(free_port())),
             )
         _wait_for(
             lambda: (_status_or_none(cluster) or {}).get("aliveworkers", 0) == workers,

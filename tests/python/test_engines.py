@@ -9,7 +9,8 @@ the same file, row for row: floats within a tolerance, timestamps to the microse
 
 The cluster test (marked slow; it runs by default) starts a standalone Spark cluster of its own,
 one master and one worker as separate processes (tests/python/spark_cluster.py), builds on it with
-TRIAL_SPARK_MASTER=spark://... and checks the work ran in the worker's executor.
+TRIAL_SPARK_MASTER=spark://... and SQLMesh's state in PostgreSQL (a team's setup), and checks the
+work ran in the worker's executor.
 
 No test skips: when Spark (pyspark, Java) or PostgreSQL (the TRIAL_PG_* variables `.ci/run`
 exports) is missing, it fails and says what is missing.
@@ -73,7 +74,8 @@ def test_spark_cluster_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch
         fresh_postgres_database() as state,
         standalone_cluster(tmp_path / "cluster", workers=1, cores=1, memory="1g") as cluster,
     ):
-        for variable, key in (("HOST", "host"), ("PORT", "port"), ("USER", "user"), ("PASSWORD", "password"), ("DATABASE", "dbname")):
+        state_variables = {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password", "DATABASE": "dbname"}
+        for variable, key in state_variables.items():
             monkeypatch.setenv(f"TRIAL_SPARK_STATE_PG_{variable}", str(state[key]))
         with spark_project(tmp_path, monkeypatch, master=cluster.url) as context:
             spark = context.engine_adapter.spark
@@ -86,7 +88,7 @@ def test_spark_cluster_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch
             assert [worker["coresused"] for worker in status["workers"]] == [1], status["workers"]  # its executor
             # The driver's block managers: its own and at least the executor's.
             assert spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() >= 2
-            assert cluster.finished_tasks(application) > 0, f"no task finished in the executors' logs under {cluster.work_dirs}"
+            assert cluster.finished_tasks(application) > 0, f"no finished task in the executors' logs: {cluster.work_dirs}"
 
             import psycopg2
 
@@ -94,7 +96,9 @@ def test_spark_cluster_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch
                 cursor.execute("SELECT name FROM sqlmesh._environments")
                 assert cursor.fetchall() == [("prod",)]
             assert not (tmp_path / "spark-state.duckdb").exists()  # TRIAL_SPARK_STATE_PATH, unused
-            teammate = open_context(copy_project(tmp_path / "teammate"), warehouse_path=tmp_path / "unused.duckdb", gateway="spark")
+            teammate = open_context(
+                copy_project(tmp_path / "teammate"), warehouse_path=tmp_path / "unused.duckdb", gateway="spark"
+            )
             plan = teammate.plan("prod", no_prompts=True, auto_apply=False, skip_tests=True)
             teammate.close()  # the same Spark session: stopped by spark_project
             assert not plan.has_changes
