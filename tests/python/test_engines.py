@@ -57,6 +57,7 @@ def duckdb_marts(tmp_path_factory):
 
 
 def test_spark_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
+    monkeypatch.delenv("TRIAL_SPARK_STATE_PG_HOST", raising=False)  # the state: a DuckDB file under tmp_path
     with spark_project(tmp_path, monkeypatch, master=os.environ.get("TRIAL_SPARK_MASTER", "local[2]")) as context:
         assert_builds_the_same_marts(context, duckdb_marts)
 
