@@ -1,4 +1,5 @@
-"""The same models, unchanged, on Apache Spark (local mode) and PostgreSQL: the marts equal DuckDB's.
+"""The same models, unchanged, on Apache Spark (local mode and a standalone cluster) and PostgreSQL:
+the marts equal DuckDB's.
 
 Each engine test loads the committed sample into that engine's raw.trial_events table (every column
 text, like the CSV), builds prod through the engine's gateway (TRIAL_GATEWAY=spark|postgres, see
@@ -6,7 +7,12 @@ config.yaml) and compares every mart (marts.trial_goals, marts.trial_activation 
 goal_conversion, activation_funnel, activation_cohorts and candidate_goals) with the DuckDB build of
 the same file, row for row: floats within a tolerance, timestamps to the microsecond, booleans as booleans.
 
-Neither test skips: when Spark (pyspark, Java) or PostgreSQL (the TRIAL_PG_* variables `.ci/run`
+The cluster test (marked slow; it runs by default) starts a standalone Spark cluster of its own,
+one master and one worker as separate processes (tests/python/spark_cluster.py), builds on it with
+TRIAL_SPARK_MASTER=spark://... and SQLMesh's state in PostgreSQL (a team's setup), and checks the
+work ran in the worker's executor.
+
+No test skips: when Spark (pyspark, Java) or PostgreSQL (the TRIAL_PG_* variables `.ci/run`
 exports) is missing, it fails and says what is missing.
 """
 
@@ -15,7 +21,9 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import sys
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -24,6 +32,7 @@ from trial_activation.project import build, input_report, open_context
 
 from conftest import SAMPLE_LOG
 from marts import GRAIN, TOLERANCE, assert_marts_equal, read_marts
+from spark_cluster import standalone_cluster
 
 MARTS = tuple(GRAIN)  # every mart
 # The sample's data rows, counted independently of the project (the gzip's lines less the header).
@@ -48,9 +57,92 @@ def duckdb_marts(tmp_path_factory):
 
 
 def test_spark_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
+    monkeypatch.delenv("TRIAL_SPARK_STATE_PG_HOST", raising=False)  # the state: a DuckDB file under tmp_path
+    with spark_project(tmp_path, monkeypatch, master=os.environ.get("TRIAL_SPARK_MASTER", "local[2]")) as context:
+        assert_builds_the_same_marts(context, duckdb_marts)
+
+
+@pytest.mark.slow
+def test_spark_cluster_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
+    """A team's setup: a standalone cluster, a master and a worker, each its own process started with
+    pyspark's launcher (tests/python/spark_cluster.py), the driver connected with TRIAL_SPARK_MASTER=
+    spark://..., and SQLMesh's state in a PostgreSQL database (TRIAL_SPARK_STATE_PG_*). The build's tasks
+    run in the worker's executor; a teammate's checkout sharing the state has nothing to plan."""
+    require_spark()
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # the driver on loopback, like the cluster
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # the executors' Python, as the driver's
+    with (
+        fresh_postgres_database() as state,
+        standalone_cluster(tmp_path / "cluster", workers=1, cores=1, memory="1g") as cluster,
+    ):
+        state_variables = {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password", "DATABASE": "dbname"}
+        for variable, key in state_variables.items():
+            monkeypatch.setenv(f"TRIAL_SPARK_STATE_PG_{variable}", str(state[key]))
+        with spark_project(tmp_path, monkeypatch, master=cluster.url) as context:
+            spark = context.engine_adapter.spark
+            application = spark.sparkContext.applicationId
+            assert spark.sparkContext.master == cluster.url
+            assert_builds_the_same_marts(context, duckdb_marts)
+
+            status = cluster.status()
+            assert [app["id"] for app in status["activeapps"]] == [application], status["activeapps"]
+            assert [worker["coresused"] for worker in status["workers"]] == [1], status["workers"]  # its executor
+            # The driver's block managers: its own and at least the executor's.
+            assert spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() >= 2
+            assert cluster.finished_tasks(application) > 0, f"no finished task in the executors' logs: {cluster.work_dirs}"
+
+            import psycopg2
+
+            with psycopg2.connect(**state) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT name FROM sqlmesh._environments")
+                assert cursor.fetchall() == [("prod",)]
+            assert not (tmp_path / "spark-state.duckdb").exists()  # TRIAL_SPARK_STATE_PATH, unused
+            teammate = open_context(
+                copy_project(tmp_path / "teammate"), warehouse_path=tmp_path / "unused.duckdb", gateway="spark"
+            )
+            plan = teammate.plan("prod", no_prompts=True, auto_apply=False, skip_tests=True)
+            teammate.close()  # the same Spark session: stopped by spark_project
+            assert not plan.has_changes
+            assert plan.missing_intervals == []
+
+
+def test_postgres_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
+    with fresh_postgres_database() as server:
+        import psycopg2
+
+        with psycopg2.connect(**server) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.trial_events ({', '.join(f'{c} TEXT' for c in RAW_COLUMNS)})")
+            with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8", newline="") as rows:
+                cursor.copy_expert("COPY raw.trial_events FROM STDIN WITH (FORMAT csv, HEADER true)", rows)
+        monkeypatch.setenv("TRIAL_GATEWAY", "postgres")
+        monkeypatch.setenv("TRIAL_PG_DATABASE", server["dbname"])
+        context = open_context(copy_project(tmp_path / "project"), warehouse_path=tmp_path / "unused.duckdb", gateway="postgres")
+        try:
+            assert_builds_the_same_marts(context, duckdb_marts)
+        finally:
+            context.close()
+
+
+# --- what each engine needs -------------------------------------------------------------------
+
+
+def require_spark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        pytest.fail("Spark gateway test: pyspark is not installed (pip install -e '.[test]')")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.fail("Spark gateway test: no Java runtime (java on PATH or JAVA_HOME); Spark's local mode needs Java 17+")
+
+
+@contextmanager
+def spark_project(tmp_path, monkeypatch, *, master: str):
+    """A Context on the Spark gateway (spark.master = `master`) whose raw.trial_events is the sample, in
+    a temporary metastore and warehouse under tmp_path; Spark is stopped on exit."""
     require_spark()
     monkeypatch.setenv("TRIAL_GATEWAY", "spark")
-    monkeypatch.setenv("TRIAL_SPARK_MASTER", os.environ.get("TRIAL_SPARK_MASTER", "local[2]"))
+    monkeypatch.setenv("TRIAL_SPARK_MASTER", master)
+    # Absolute paths: on a cluster the executors write the tables and read the CSV (here, the same disk).
     monkeypatch.setenv("TRIAL_SPARK_WAREHOUSE_DIR", str(tmp_path / "spark-warehouse"))
     monkeypatch.setenv("TRIAL_SPARK_METASTORE_DIR", str(tmp_path / "spark-metastore"))
     monkeypatch.setenv("TRIAL_SPARK_STATE_PATH", str(tmp_path / "spark-state.duckdb"))
@@ -69,50 +161,10 @@ def test_spark_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
             f"CREATE TABLE raw.trial_events ({', '.join(f'`{c}` STRING' for c in RAW_COLUMNS)})"
             f" USING csv OPTIONS (path '{body.parent}', header 'false')"
         )
-        build(context, skip_tests=True)  # the YAML unit tests run on DuckDB (test_sqlmesh_checks.py)
-        assert_same_marts_as_duckdb(read_marts(context, models=MARTS), duckdb_marts)
-        assert input_report(context) == f"Input (prod): {SAMPLE_RAW_ROWS:,} raw rows in the warehouse table raw.trial_events"
+        yield context
     finally:
         context.close()
         spark.stop()
-
-
-def test_postgres_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
-    psycopg2 = require_postgres()
-    server = postgres_server()
-    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**server)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
-    try:
-        with psycopg2.connect(**{**server, "dbname": database}) as connection, connection.cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.trial_events ({', '.join(f'{c} TEXT' for c in RAW_COLUMNS)})")
-            with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8", newline="") as rows:
-                cursor.copy_expert("COPY raw.trial_events FROM STDIN WITH (FORMAT csv, HEADER true)", rows)
-        monkeypatch.setenv("TRIAL_GATEWAY", "postgres")
-        monkeypatch.setenv("TRIAL_PG_DATABASE", database)
-        context = open_context(copy_project(tmp_path / "project"), warehouse_path=tmp_path / "unused.duckdb", gateway="postgres")
-        try:
-            build(context, skip_tests=True)
-            assert_same_marts_as_duckdb(read_marts(context, models=MARTS), duckdb_marts)
-            assert input_report(context) == f"Input (prod): {SAMPLE_RAW_ROWS:,} raw rows in the warehouse table raw.trial_events"
-        finally:
-            context.close()
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
-
-
-# --- what each engine needs -------------------------------------------------------------------
-
-
-def require_spark() -> None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        pytest.fail("Spark gateway test: pyspark is not installed (pip install -e '.[test]')")
-    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        pytest.fail("Spark gateway test: no Java runtime (java on PATH or JAVA_HOME); Spark's local mode needs Java 17+")
 
 
 def require_postgres():
@@ -132,6 +184,23 @@ def require_postgres():
     return psycopg2
 
 
+@contextmanager
+def fresh_postgres_database():
+    """A new, empty database on the TRIAL_PG_* server, dropped (connections and all) on exit: yields
+    psycopg2's connection arguments for it."""
+    psycopg2 = require_postgres()
+    server = postgres_server()
+    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(**server)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield {**server, "dbname": database}
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+
+
 def postgres_server() -> dict:
     """psycopg2 connection arguments for the server's maintenance database."""
     return {
@@ -147,6 +216,14 @@ def write_rows_without_header(source, target) -> None:
     with gzip.open(source, "rt", encoding="utf-8", newline="") as rows, open(target, "w", encoding="utf-8", newline="") as out:
         next(rows)
         shutil.copyfileobj(rows, out)
+
+
+def assert_builds_the_same_marts(context, duckdb_marts: dict) -> None:
+    """Build prod through the context's gateway: every mart equals DuckDB's, and the input report counts
+    the sample's rows in the warehouse's raw.trial_events."""
+    build(context, skip_tests=True)  # the YAML unit tests run on DuckDB (test_sqlmesh_checks.py)
+    assert_same_marts_as_duckdb(read_marts(context, models=MARTS), duckdb_marts)
+    assert input_report(context) == f"Input (prod): {SAMPLE_RAW_ROWS:,} raw rows in the warehouse table raw.trial_events"
 
 
 def assert_same_marts_as_duckdb(actual: dict, duckdb_marts: dict) -> None:
