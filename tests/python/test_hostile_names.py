@@ -467,6 +467,17 @@ def test_a_stray_postgres_port_is_one_line(project_copy, tmp_path, capsys, monke
     _no_password_anywhere(password, out, err, project_copy)
 
 
+def test_every_value_config_yaml_takes_from_the_environment_is_quoted_by_tojson():
+    """The rule the stray port broke, over the whole file: each env_var written into config.yaml as a
+    value goes through tojson (a comparison in an {% if %} writes nothing)."""
+    config = (PROJECT_ROOT / "config.yaml").read_text()
+    written = re.findall(r"{{(.*?)}}", config)
+
+    assert written and all("env_var(" not in value or value.rstrip().endswith("| tojson") for value in written), [
+        value for value in written if "env_var(" in value and not value.rstrip().endswith("| tojson")
+    ]
+
+
 # --- the project is the folder you stand in --------------------------------------------------------
 
 
