@@ -21,12 +21,14 @@ os.environ.setdefault("MAX_FORK_WORKERS", "1")
 from sqlmesh.core.console import NoopConsole  # noqa: E402 - after MAX_FORK_WORKERS is set
 
 from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
+    LOCK_ERROR,
     PROJECT_ROOT,
     MissingInEnvironment,
+    WarehouseLocked,
     activation_summary,
     build,
     input_report,
-    open_context,
+    open_warehouse,
 )
 
 
@@ -64,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
             help="DuckDB warehouse file (default: TRIAL_WAREHOUSE_PATH, relative to the project root, then warehouse/)",
         )
         command.add_argument("--project", default=PROJECT_ROOT, help="project directory (default: this checkout)")
+        command.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="while another process holds the warehouse (build: any other process, readers included;"
+            " the other commands: a writer), wait up to SECONDS for it (default: 0, give up at once)",
+        )
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands.add_parser("generate", help="generate a trial event log (see generate --help)", add_help=False)
 
@@ -99,7 +109,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
-    context = open_context(args.project, events_path=args.events, warehouse_path=args.warehouse)
+    # Every command but build only reads: it opens the warehouse read-only, beside any other reader.
+    context = open_warehouse(
+        args.project,
+        events_path=args.events,
+        warehouse_path=args.warehouse,
+        read_only=args.command != "build",
+        wait=args.wait,
+        on_wait=lambda line: print(f"trial-activation {args.command}: {line}", file=sys.stderr, flush=True),
+    )
+    try:
+        return run_command(context, args)
+    finally:
+        # Closed, not left to the end of the process: DuckDB then checkpoints a build's write-ahead log
+        # into the file, which readers (who cannot checkpoint) would otherwise replay on every open.
+        context.close()
+
+
+def run_command(context, args) -> int:
     if args.command == "compare":
         from trial_activation.compare import compare_environments, format_comparison
 
@@ -195,18 +222,14 @@ def explain(error: BaseException) -> str | None:
     """One line for an anticipated error, or None for a bug (which keeps its traceback)."""
     import duckdb
 
-    if isinstance(error, (BuildFailedError, MissingInEnvironment)):
+    if isinstance(error, (BuildFailedError, MissingInEnvironment, WarehouseLocked)):
         return str(error)
     for cause in _chain(error):
         if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable
             return str(cause)
-        locked = re.search(r'Could not set lock on file "(.*?)".*?\(PID (\d+)\)', str(cause))
-        if isinstance(cause, duckdb.IOException) and locked:
-            return (
-                f"the warehouse {locked[1]} is in use by another process (PID {locked[2]}, e.g. `sqlmesh ui`):"
-                " stop it and run this again, plan from the UI's Plan page instead, or set TRIAL_WAREHOUSE_PATH"
-                " to another warehouse file"
-            )
+        locked = LOCK_ERROR.search(str(cause))
+        if isinstance(cause, duckdb.IOException) and locked:  # met after the connection (wait_for_warehouse)
+            return str(WarehouseLocked(locked[1], int(locked[2]), 0, read_only=False))
     from sqlmesh.utils.errors import SQLMeshError
 
     if isinstance(error, SQLMeshError):  # SQLMesh's own message for a user error (config, plan, ...)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.config import Config
+from sqlmesh.core.config.connection import DuckDBAttachOptions
 from sqlmesh.core.config.loader import load_configs
 from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
@@ -21,6 +25,7 @@ def open_context(
     events_path: Path | str | None = None,
     warehouse_path: Path | str | None = None,
     gateway: str | None = None,
+    read_only: bool = False,
 ) -> Context:
     """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
 
@@ -31,18 +36,139 @@ def open_context(
     working directory, like any command-line path. A relative TRIAL_EVENTS_PATH is left relative: it
     is part of the models' fingerprint, which must not depend on where the checkout is.
     The arguments replace the config's values in a copy: the process environment is left as it is.
+
+    `read_only` opens the DuckDB warehouse read-only (the commands that only read: summary, report,
+    export, compare): any number of read-only processes share the file, where a read-write one has it
+    to itself. The connection is then an in-memory database with the warehouse attached READ_ONLY
+    under the catalog name a read-write open gives it (the file's stem, which SQLMesh's state names
+    every table with); SQLMesh needs nothing else from the connection to read. A missing warehouse
+    file is an error instead of a new, empty file.
     """
     project = Path(project).resolve()
     config = load_configs("config", Config, project)[project]
     local = config.gateways["local"]
     # Path() / an absolute path is that path: only a relative one is taken from the project root.
     warehouse = Path(warehouse_path).resolve() if warehouse_path is not None else project / local.connection.database
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    connection = local.connection.model_copy(update={"database": str(warehouse)})
+    if read_only:
+        if not warehouse.is_file():
+            raise MissingInEnvironment(
+                f"there is no warehouse at {warehouse}: build it first (`trial-activation build`), or point"
+                " --warehouse / TRIAL_WAREHOUSE_PATH at the one that was built"
+            )
+        attached = DuckDBAttachOptions(type="duckdb", path=str(warehouse), read_only=True)
+        connection = local.connection.model_copy(update={"database": None, "catalogs": {warehouse.stem: attached}})
+    else:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        connection = local.connection.model_copy(update={"database": str(warehouse)})
     overrides = {"gateways": {**config.gateways, "local": local.model_copy(update={"connection": connection})}}
     if events_path is not None:
         overrides["variables"] = {**config.variables, "trial_events_path": str(Path(events_path).resolve())}
     return Context(paths=str(project), config=config.model_copy(update=overrides), gateway=gateway)
+
+
+def open_warehouse(
+    project: Path | str = PROJECT_ROOT,
+    *,
+    wait: float = 0,
+    on_wait: Callable[[str], None] | None = None,
+    read_only: bool = False,
+    **options,
+) -> Context:
+    """open_context(project, read_only=read_only, **options), connected to the warehouse: waits up to
+    `wait` seconds while another process holds the warehouse's lock (wait_for_warehouse). A read-only
+    open of a warehouse that was never built is MissingInEnvironment, not SQLMesh's attempt to create
+    its state tables there."""
+    context = open_context(project, read_only=read_only, **options)
+    wait_for_warehouse(context, wait, on_wait=on_wait)
+    if read_only and context.engine_adapter.dialect == "duckdb" and not context.engine_adapter.table_exists("sqlmesh._versions"):
+        raise MissingInEnvironment(
+            f"the warehouse {_warehouse_file(context)} holds no environment yet: build it first (`trial-activation build`)"
+        )
+    return context
+
+
+class WarehouseLocked(Exception):
+    """The DuckDB warehouse file is held by another process: the message names the file and the PID."""
+
+    def __init__(self, path: str, pid: int, waited: float, read_only: bool):
+        self.path, self.pid, self.waited = path, pid, waited
+        holder = f"PID {pid}{_command_of(pid)}"
+        if read_only:  # only a read-write holder keeps a reader out: a plan, a run, `sqlmesh ui`
+            what = f"the warehouse {path} is being written by another process ({holder})"
+        else:  # a writer is kept out by any holder, readers (a notebook, `duckdb -readonly`) included
+            what = f"the warehouse {path} is in use by another process ({holder})"
+        if waited:
+            what += f" and still was after waiting {waited:g} s"
+        super().__init__(
+            f"{what}: run this again when it is done (`--wait SECONDS` waits for it), stop it, or set"
+            " TRIAL_WAREHOUSE_PATH to another warehouse file"
+        )
+
+
+# DuckDB's message when another process holds the file: 'Could not set lock on file "<path>":
+# Conflicting lock is held in <program> (PID <pid>)'.
+LOCK_ERROR = re.compile(r'Could not set lock on file "(.*?)".*?\(PID (\d+)\)', re.DOTALL)
+
+
+def wait_for_warehouse(
+    context: Context, wait: float = 0, *, on_wait: Callable[[str], None] | None = None, poll: float = 0.2
+) -> None:
+    """Connect `context` to its warehouse, retrying while another process holds the DuckDB file's lock,
+    for up to `wait` seconds; then WarehouseLocked. `on_wait` is called once, with a line saying who
+    holds it, when the waiting starts. Nothing to wait for on the other engines (no file lock).
+
+    DuckDB takes the lock when the file is opened, before SQLMesh reads or writes anything, and the
+    context keeps its one connection: once this returns, the plan or run cannot meet the lock again.
+    """
+    import duckdb
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            context.engine_adapter.ping()
+            return
+        except duckdb.IOException as error:
+            locked = LOCK_ERROR.search(str(error))
+            if locked is None:
+                raise
+            context.engine_adapter.close()  # the next attempt opens a new connection
+            if time.monotonic() >= deadline:
+                raise WarehouseLocked(locked[1], int(locked[2]), wait, _is_read_only_config(context)) from error
+            if on_wait is not None:
+                on_wait(f"the warehouse {locked[1]} is held by PID {locked[2]}{_command_of(int(locked[2]))}: waiting up to {wait:g} s")
+                on_wait = None
+            time.sleep(poll)
+
+
+def _is_read_only_config(context: Context) -> bool:
+    catalogs = getattr(context.connection_config, "catalogs", None) or {}
+    return any(getattr(options, "read_only", False) for options in catalogs.values())
+
+
+def _command_of(pid: int) -> str:
+    """': <command line>' of a process, where the system says (Linux's /proc), else ''."""
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return ""
+    command = " ".join(" ".join(arguments).split())  # one line, whatever the arguments hold
+    return f": {command[:100]}{'...' if len(command) > 100 else ''}" if command else ""
+
+
+def _warehouse_file(context: Context) -> str:
+    return context.engine_adapter.fetchone("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")[0]
+
+
+def scratch_schema(context: Context) -> str | None:
+    """Where SQLMesh may create temporary tables (Context.table_diff's temp_schema): None for its
+    default, the warehouse; on a warehouse opened read-only, the connection's in-memory catalog."""
+    if context.engine_adapter.dialect != "duckdb":
+        return None
+    read_only = context.engine_adapter.fetchone("SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()")[0]
+    if not read_only:
+        return None
+    context.engine_adapter.execute("CREATE SCHEMA IF NOT EXISTS memory.sqlmesh_temp")
+    return "memory.sqlmesh_temp"
 
 
 def require_environment(context: Context, environment: str) -> None:
