@@ -16,6 +16,8 @@ from sqlmesh.core.config.loader import load_configs
 from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
 
+from trial_activation.raw_files import glob_files, resolve_events_path
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -188,9 +190,16 @@ def input_report(context: Context, environment: str = "prod") -> str:
     )
     total = int(files.raw_rows.sum())
     if len(files) == 1:
-        return f"Input ({environment}): {total:,} raw rows from {files.source_file[0]}"
-    listed = ", ".join(f"{row.source_file} ({int(row.raw_rows):,})" for row in files.itertuples())
-    return f"Input ({environment}): {total:,} raw rows from {len(files)} files: {listed}"
+        report = f"Input ({environment}): {total:,} raw rows from {files.source_file[0]}"
+    else:
+        listed = ", ".join(f"{row.source_file} ({int(row.raw_rows):,})" for row in files.itertuples())
+        report = f"Input ({environment}): {total:,} raw rows from {len(files)} files: {listed}"
+    # What the glob of the configured path leaves out (trial_activation/raw_files.py), said, not hidden.
+    events_path = resolve_events_path(context.config.variables.get("trial_events_path") or "", str(context.path))
+    hidden = glob_files(events_path)[1]
+    if hidden:
+        report += f"\n  not read: {len(hidden)} hidden file{'s' if len(hidden) > 1 else ''} the path matches: {', '.join(hidden)}"
+    return report
 
 
 def build(context: Context, environment: str = "prod", **plan_options):
