@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 import subprocess
 import sys
 import time
@@ -216,3 +217,24 @@ def test_read_command_on_an_environment_that_does_not_exist(built):
     assert result.stderr.splitlines() == [
         "trial-activation summary: environment 'nosuchenv' does not exist: build it first (`trial-activation build -e nosuchenv`)"
     ]
+
+
+def test_the_documented_retry_of_a_plain_sqlmesh_run_waits_for_a_reader(built):
+    """docs/operations.md's retry-on-lock block, run as written there (its sleep shortened): it says who
+    holds the warehouse, retries, and succeeds once the reader has closed (after that first line)."""
+    project, warehouse, *_ = built
+    docs = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    block = docs[docs.index("# retry-on-lock:") :]
+    block = block[: block.index("```")]
+    assert "sleep 30" in block and ".venv/bin/sqlmesh run" in block
+    script = block.replace("sleep 30", "sleep 0.2").replace(".venv/bin/sqlmesh", str(Path(sys.executable).parent / "sqlmesh"))
+    environment = {**os.environ, "TRIAL_WAREHOUSE_PATH": str(warehouse), "TRIAL_EVENTS_PATH": str(SAMPLE_LOG), "MAX_FORK_WORKERS": "1"}
+    with Holder(warehouse, read_only=True) as reader:
+        retry = subprocess.Popen(["bash", "-c", script], cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        held = retry.stderr.readline()
+        assert retry.poll() is None, "the retry ended instead of retrying"
+        reader.release()
+        _, err = retry.communicate(timeout=600)
+
+    assert held == f"warehouse held by PID {reader.pid}; retrying in 30 s\n"
+    assert retry.returncode == 0, err
