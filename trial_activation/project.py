@@ -44,14 +44,16 @@ def open_context(
     to itself. The connection is then an in-memory database with the warehouse attached READ_ONLY
     under the catalog name a read-write open gives it (the file's stem, which SQLMesh's state names
     every table with); SQLMesh needs nothing else from the connection to read. A missing warehouse
-    file is an error instead of a new, empty file.
+    file is an error instead of a new, empty file. On the other gateways it changes nothing (their
+    servers let readers and writers work at once). One process opens a warehouse file one way only:
+    SQLMesh keeps one connection per file per process, the first one opened.
     """
     project = Path(project).resolve()
     config = load_configs("config", Config, project)[project]
     local = config.gateways["local"]
     # Path() / an absolute path is that path: only a relative one is taken from the project root.
     warehouse = Path(warehouse_path).resolve() if warehouse_path is not None else project / local.connection.database
-    if read_only:
+    if read_only and (gateway or config.default_gateway or "local") == "local":
         if not warehouse.is_file():
             raise MissingInEnvironment(
                 f"there is no warehouse at {warehouse}: build it first (`trial-activation build`), or point"
@@ -60,7 +62,8 @@ def open_context(
         attached = DuckDBAttachOptions(type="duckdb", path=str(warehouse), read_only=True)
         connection = local.connection.model_copy(update={"database": None, "catalogs": {warehouse.stem: attached}})
     else:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            warehouse.parent.mkdir(parents=True, exist_ok=True)
         connection = local.connection.model_copy(update={"database": str(warehouse)})
     overrides = {"gateways": {**config.gateways, "local": local.model_copy(update={"connection": connection})}}
     if events_path is not None:
@@ -273,7 +276,7 @@ def activation_summary(context: Context, environment: str = "prod") -> str:
         f"""
         SELECT
           goal_id,
-          ANY_VALUE(threshold) FILTER (WHERE goal_kind <> 'steadiness') AS threshold,
+          MAX(threshold) FILTER (WHERE goal_kind <> 'steadiness') AS threshold,  -- one value per goal; PostgreSQL 15 has no ANY_VALUE
           COUNT(*) FILTER (WHERE is_completed) AS completed,
           COUNT(*) AS organizations
         FROM {goals}

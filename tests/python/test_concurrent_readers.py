@@ -159,6 +159,16 @@ def test_a_reader_sees_complete_marts_while_the_daily_run_writes_on_postgres(tmp
             reader.communicate("stop\n", timeout=120)
         assert reader.returncode == 0
         records = [json.loads(line) for line in reads.read_text().splitlines()]
+        # The CLI's read commands on this gateway: no DuckDB warehouse file is needed, or created.
+        unused = tmp_path / "no_warehouse" / "unused.duckdb"
+        summary = subprocess.run(
+            [sys.executable, "-m", "trial_activation", "summary", "--project", str(project), "--warehouse", str(unused)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert summary.returncode == 0, summary.stderr
+        assert summary.stdout.startswith("Input (prod): ") and not unused.parent.exists()
     finally:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
