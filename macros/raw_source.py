@@ -46,12 +46,11 @@ def trial_events_source(evaluator) -> exp.Expression:
         # raw.trial_events is an external table on the warehouse gateways and this model is disabled
         # there, but SQLMesh still renders its query at load time: do not require the file.
         return exp.func("READ_CSV", exp.Literal.string(path), dialect="duckdb")
-    headers = check_raw_files(path)
+    files, hidden = glob_files(path)
+    headers = check_raw_files(path, files, hidden)
     # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB. A
-    # glob that also matches hidden files is replaced by the list of the files read.
-    source = glob.escape(path) if os.path.isfile(path) else path
-    if glob_files(path)[1]:
-        source = None
+    # glob that also matches hidden files gives way to the list of the files read.
+    source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
     parquet = [file for file in headers if _is_parquet(file)]
     if parquet and len(parquet) < len(headers):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
@@ -145,11 +144,10 @@ def _project_root(evaluator) -> str:
     return os.getcwd()
 
 
-def check_raw_files(path: str) -> dict:
-    """Every file matched by path, with its columns in file order: (name in lower case, Parquet type
-    or None for CSV) pairs, after checking that each has exactly the expected columns, can be read to
-    its end, and that the files hold at least one row."""
-    files, hidden = glob_files(path)
+def check_raw_files(path: str, files: list, hidden: list) -> dict:
+    """Every file of `files` (those path matches, less the `hidden` ones: glob_files), with its columns
+    in file order: (name in lower case, Parquet type or None for CSV) pairs, after checking that each
+    has exactly the expected columns, can be read to its end, and that the files hold at least one row."""
     if not files:
         left_out = f" (hidden files are left out: {', '.join(hidden)})" if hidden else ""
         raise RawFileError(f"{path}: no file matches this path (TRIAL_EVENTS_PATH){left_out}")
