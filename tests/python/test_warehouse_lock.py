@@ -238,3 +238,19 @@ def test_the_documented_retry_of_a_plain_sqlmesh_run_waits_for_a_reader(built):
 
     assert held == f"warehouse held by PID {reader.pid}; retrying in 30 s\n"
     assert retry.returncode == 0, err
+
+
+def test_a_read_command_waits_for_a_writer_to_finish(built):
+    """summary --wait beside a read-write holder (a build, `sqlmesh ui`): it says it waits, and reads
+    once the writer (released only after that line) has closed."""
+    _, warehouse, *_ = built
+    with Holder(warehouse, read_only=False) as writer:
+        summary = subprocess.Popen([*CLI, "summary", "--wait", "300", *_options(built)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = summary.stderr.readline()
+        assert summary.poll() is None, "summary ended instead of waiting"
+        writer.release()
+        out, err = summary.communicate(timeout=600)
+
+    assert waiting.startswith(f"trial-activation summary: the warehouse {warehouse} is held by PID {writer.pid}: ")
+    assert summary.returncode == 0, err
+    assert out.startswith("Input (prod): ") and "Trial activation (prod): " in out
