@@ -97,15 +97,17 @@ class WarehouseLocked(Exception):
 
     def __init__(self, path: str, pid: int, waited: float, read_only: bool):
         self.path, self.pid, self.waited = path, pid, waited
-        holder = f"PID {pid}{_command_of(pid)}"
+        command = _command_line(pid)
+        holder = f"PID {pid}{_shown(command)}"
         if read_only:  # only a read-write holder keeps a reader out: a plan, a run, `sqlmesh ui`
             what = f"the warehouse {path} is being written by another process ({holder})"
         else:  # a writer is kept out by any holder, readers (a notebook, `duckdb -readonly`) included
             what = f"the warehouse {path} is in use by another process ({holder})"
         if waited:
             what += f" and still was after waiting {waited:g} s"
+        ui = " (or plan from the UI's Plan page)" if re.search(r"sqlmesh\S* ui\b", command) else ""
         super().__init__(
-            f"{what}: run this again when it is done (`--wait SECONDS` waits for it), stop it, or set"
+            f"{what}: run this again when it is done (`--wait SECONDS` waits for it), stop it{ui}, or set"
             " TRIAL_WAREHOUSE_PATH to another warehouse file"
         )
 
@@ -140,7 +142,7 @@ def wait_for_warehouse(
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(locked[1], int(locked[2]), wait, _is_read_only_config(context)) from error
             if on_wait is not None:
-                on_wait(f"the warehouse {locked[1]} is held by PID {locked[2]}{_command_of(int(locked[2]))}: waiting up to {wait:g} s")
+                on_wait(f"the warehouse {locked[1]} is held by PID {locked[2]}{_shown(_command_line(int(locked[2])))}: waiting up to {wait:g} s")
                 on_wait = None
             time.sleep(poll)
 
@@ -150,14 +152,18 @@ def _is_read_only_config(context: Context) -> bool:
     return any(getattr(options, "read_only", False) for options in catalogs.values())
 
 
-def _command_of(pid: int) -> str:
-    """': <command line>' of a process, where the system says (Linux's /proc), else ''."""
+def _command_line(pid: int) -> str:
+    """A process's command line on one line, where the system says (Linux's /proc), else ''."""
     try:
         arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return ""
-    command = " ".join(" ".join(arguments).split())  # one line, whatever the arguments hold
-    return f": {command[:100]}{'...' if len(command) > 100 else ''}" if command else ""
+    return " ".join(" ".join(arguments).split())  # one line, whatever the arguments hold
+
+
+def _shown(command: str, limit: int = 160) -> str:
+    """': <command>' for a message, cut at `limit` characters; '' when unknown."""
+    return f": {command[:limit]}{'...' if len(command) > limit else ''}" if command else ""
 
 
 def _warehouse_file(context: Context) -> str:

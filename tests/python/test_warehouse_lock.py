@@ -37,7 +37,7 @@ class Holder:
     """Another process with the warehouse open (read-only like a notebook or `duckdb -readonly`, or
     read-write like a plan or `sqlmesh ui`) until release(): it waits on its stdin."""
 
-    def __init__(self, warehouse: Path, *, read_only: bool):
+    def __init__(self, warehouse: Path, *, read_only: bool, arguments: tuple = ()):
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -47,6 +47,7 @@ class Holder:
                 "connection.execute('SELECT COUNT(*) FROM duckdb_tables()').fetchall()\n"
                 "print('open', flush=True)\n"
                 "sys.stdin.read()\n",
+                *arguments,  # what its command line shows besides
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -254,3 +255,14 @@ def test_a_read_command_waits_for_a_writer_to_finish(built):
     assert waiting.startswith(f"trial-activation summary: the warehouse {warehouse} is held by PID {writer.pid}: ")
     assert summary.returncode == 0, err
     assert out.startswith("Input (prod): ") and "Trial activation (prod): " in out
+
+
+def test_a_build_beside_sqlmesh_ui_points_to_the_ui_plan_page(built):
+    """The holder's command line says `sqlmesh ui` (here a stand-in holding the file read-write, as the UI does)."""
+    _, warehouse, *_ = built
+    with Holder(warehouse, read_only=False, arguments=("sqlmesh", "ui", "--port", "8000")) as ui:
+        result = cli("build", *_options(built))
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert f"(PID {ui.pid}: {sys.executable} -c import duckdb" in result.stderr  # its command line, cut to one line
+    assert "stop it (or plan from the UI's Plan page), or set TRIAL_WAREHOUSE_PATH" in result.stderr
