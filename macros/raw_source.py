@@ -2,9 +2,11 @@
 
 Every file is checked before DuckDB reads it, so a wrong file fails the plan with a message that
 names the file and what is wrong with it, before any table is written. The files checked are the ones
-DuckDB's own glob lists for the path (`**`, hidden files and all), so the checks and the reader agree
-on which files a path names. The view keeps the glob, so a file that lands later (a late delivery) is
-read at once, and checked whenever the view is created again: on DuckDB, by every plan and run.
+DuckDB's own glob lists for the path (`**` at any depth), except hidden files (a name starting with a
+dot below the glob's fixed part: trial_activation/raw_files.py), so the checks and the reader agree on
+which files a path names. The view keeps the glob, so a file that lands later (a late delivery) is
+read at once, and checked whenever the view is created again: on DuckDB, by every plan and run; when
+the glob matches a hidden file, the view lists the files it reads instead, leaving the hidden ones out.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import zlib
 from sqlglot import exp
 from sqlmesh import macro
 
-DEFAULT_EVENTS_PATH = "data/sample/trial_events.csv.gz"
+from trial_activation.raw_files import glob_files, resolve_events_path
 EXPECTED_COLUMNS = (
     "organization_id",
     "activity_name",
@@ -44,22 +46,24 @@ def trial_events_source(evaluator) -> exp.Expression:
         # raw.trial_events is an external table on the warehouse gateways and this model is disabled
         # there, but SQLMesh still renders its query at load time: do not require the file.
         return exp.func("READ_CSV", exp.Literal.string(path), dialect="duckdb")
-    headers = check_raw_files(path)
-    # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB.
-    source = glob.escape(path) if os.path.isfile(path) else path
+    files, hidden = glob_files(path)
+    headers = check_raw_files(path, files, hidden)
+    # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB. A
+    # glob that also matches hidden files gives way to the list of the files read.
+    source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
     parquet = [file for file in headers if _is_parquet(file)]
     if parquet and len(parquet) < len(headers):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
         numeric_converted = not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet)
-        return _read_parquet(source, numeric_converted)
+        return _read_parquet(source, list(headers), numeric_converted)
     return _read_csv(source, headers)
 
 
-def _read_parquet(source: str, numeric_converted: bool) -> exp.Expression:
+def _read_parquet(source: str | None, files: list, numeric_converted: bool) -> exp.Expression:
     read = exp.func(
         "READ_PARQUET",
-        exp.Literal.string(source),
+        exp.Literal.string(source) if source is not None else _file_list(files),
         *_options(union_by_name=True, hive_partitioning=False, filename=True),
         dialect="duckdb",
     )
@@ -76,9 +80,10 @@ def _options(**options) -> list:
     return [exp.EQ(this=exp.column(name), expression=exp.convert(value)) for name, value in options.items()]
 
 
-def _read_csv(source: str, headers: dict) -> exp.Expression:
-    """READ_CSV with the dialect and the columns spelled out: of the path when every file has the same
-    header order and compression, else one call per header order and compression, of its files.
+def _read_csv(source: str | None, headers: dict) -> exp.Expression:
+    """READ_CSV with the dialect and the columns spelled out: of the path (`source`, None to list the
+    files) when every file has the same header order and compression, else one call per header order
+    and compression, of its files.
 
     Not sniffed: DuckDB's sniffer, given a row with a wrong number of fields, can take a data row for
     the header or fail without naming the file. Spelled out, such a row fails the load with an error
@@ -94,7 +99,7 @@ def _read_csv(source: str, headers: dict) -> exp.Expression:
         types = exp.Struct(
             expressions=[exp.PropertyEQ(this=exp.to_identifier(column), expression=exp.Literal.string("VARCHAR")) for column in columns]
         )
-        files_read = exp.Literal.string(source) if len(files_by_format) == 1 else _file_list(files)
+        files_read = exp.Literal.string(source) if len(files_by_format) == 1 and source is not None else _file_list(files)
         options = _options(
             header=True, auto_detect=False, delim=",", quote='"', escape='"', compression="gzip" if gzipped else "none", filename=True
         )
@@ -139,31 +144,13 @@ def _project_root(evaluator) -> str:
     return os.getcwd()
 
 
-def resolve_events_path(path: str, project_root: str) -> str:
-    """TRIAL_EVENTS_PATH made absolute: a relative path is relative to the project root."""
-    path = path or DEFAULT_EVENTS_PATH
-    return path if os.path.isabs(path) else os.path.join(project_root, path)
-
-
-def matched_files(path: str) -> list:
-    """The files a path names: the path itself when it is a file (even with [ ] in its name, or when
-    it does not exist, to say so), else the files DuckDB's glob lists for it, the reader's own: `**`
-    matches any depth of directories, and hidden files (names starting with a dot) match too."""
-    if os.path.isfile(path) or not glob.has_magic(path):
-        return [path]
-    import duckdb
-
-    with duckdb.connect() as connection:
-        return sorted(file for (file,) in connection.execute("SELECT file FROM GLOB(?)", [path]).fetchall())
-
-
-def check_raw_files(path: str) -> dict:
-    """Every file matched by path, with its columns in file order: (name in lower case, Parquet type
-    or None for CSV) pairs, after checking that each has exactly the expected columns, can be read to
-    its end, and that the files hold at least one row."""
-    files = matched_files(path)
+def check_raw_files(path: str, files: list, hidden: list) -> dict:
+    """Every file of `files` (those path matches, less the `hidden` ones: glob_files), with its columns
+    in file order: (name in lower case, Parquet type or None for CSV) pairs, after checking that each
+    has exactly the expected columns, can be read to its end, and that the files hold at least one row."""
     if not files:
-        raise RawFileError(f"{path}: no file matches this path (TRIAL_EVENTS_PATH)")
+        left_out = f" (hidden files are left out: {', '.join(hidden)})" if hidden else ""
+        raise RawFileError(f"{path}: no file matches this path (TRIAL_EVENTS_PATH){left_out}")
     headers = {}
     rows_seen = False
     for file in files:

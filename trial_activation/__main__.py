@@ -29,13 +29,15 @@ from sqlmesh.core.console import NoopConsole  # noqa: E402 - after MAX_FORK_WORK
 from trial_activation.alerts import AlertTarget, ConsoleAlertTarget, alert_targets  # noqa: E402 - after MAX_FORK_WORKERS is set
 from trial_activation.alerts import logger as _alerts_logger  # noqa: E402
 from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
+    LOCK_ERROR,
     MissingInEnvironment,
+    WarehouseLocked,
     activation_summary,
     build,
     check_accounting,
     find_project,
     input_report,
-    open_context,
+    open_warehouse,
 )
 
 
@@ -102,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             help="project directory (default: the current folder or the nearest one above it holding the project's"
             " config.yaml, else the checkout trial-activation was installed from)",
         )
+        command.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="while another process holds the warehouse (build, run: any other process, readers included;"
+            " the other commands: a writer), wait up to SECONDS for it (default: 0, give up at once)",
+        )
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands.add_parser("generate", help="generate a trial event log (see generate --help)", add_help=False)
 
@@ -151,9 +161,25 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     project = find_project() if args.project is None else args.project
     print(f"project: {Path(project).resolve()}")  # which copy of the project is read and written
-    context = open_context(
-        project, events_path=args.events, warehouse_path=args.warehouse, notification_targets=args.alerts
+    # Every command but build and run only reads: it opens the warehouse read-only, beside any other reader.
+    context = open_warehouse(
+        project,
+        events_path=args.events,
+        warehouse_path=args.warehouse,
+        notification_targets=args.alerts,
+        read_only=args.command not in ("build", "run"),
+        wait=args.wait,
+        on_wait=lambda line: print(f"trial-activation {args.command}: {line}", file=sys.stderr, flush=True),
     )
+    try:
+        return run_command(context, args)
+    finally:
+        # Closed, not left to the end of the process: DuckDB then checkpoints a build's write-ahead log
+        # into the file, which readers (who cannot checkpoint) would otherwise replay on every open.
+        context.close()
+
+
+def run_command(context, args) -> int:
     if args.command == "run":
         return daily_run(context, args)
     if args.command == "compare":
@@ -326,7 +352,8 @@ def explain(error: BaseException) -> str | None:
 
     from trial_activation.export import ExportError
 
-    if isinstance(error, (BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError, ExportError)):
+    anticipated = (BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError, ExportError, WarehouseLocked)
+    if isinstance(error, anticipated):
         return str(error)
     for cause in _chain(error):
         if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable
@@ -340,13 +367,9 @@ def explain(error: BaseException) -> str | None:
             )
         if isinstance(cause, OSError) and cause.filename:  # e.g. a report --out that is a folder
             return f"{cause.filename}: {cause.strerror or cause}: give another path, or one you may write to"
-        locked = re.search(r'Could not set lock on file "(.*?)".*?\(PID (\d+)\)', str(cause))
-        if isinstance(cause, duckdb.IOException) and locked:
-            return (
-                f"the warehouse {locked[1]} is in use by another process (PID {locked[2]}, e.g. `sqlmesh ui`):"
-                " stop it and run this again, plan from the UI's Plan page instead, or set TRIAL_WAREHOUSE_PATH"
-                " to another warehouse file"
-            )
+        locked = LOCK_ERROR.search(str(cause))
+        if isinstance(cause, duckdb.IOException) and locked:  # met after the connection (wait_for_warehouse)
+            return str(WarehouseLocked(locked[1], int(locked[2]), 0, read_only=False))
     from sqlmesh.utils.errors import SQLMeshError
 
     if isinstance(error, SQLMeshError):  # SQLMesh's own message for a user error (config, plan, ...)

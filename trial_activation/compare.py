@@ -25,6 +25,7 @@ from trial_activation.project import (
     HONEST_POPULATION,
     MissingInEnvironment,
     environment_table,
+    scratch_schema,
     percent,
     require_environment,
 )
@@ -68,7 +69,7 @@ def compare_environments(
             where="is_activated",
             limit=max(sample, 1),
             show=False,
-        )[0].row_diff()
+        )[0].row_diff(temp_schema=scratch_schema(context))  # read-only warehouse: the diff's table goes to memory
     totals = {
         env: context.fetchdf(
             f"SELECT COUNT(*) AS organizations, COUNT(*) FILTER (WHERE is_activated) AS activated FROM {table}"

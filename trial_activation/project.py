@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.config import Config
+from sqlmesh.core.config.connection import DuckDBAttachOptions
 from sqlmesh.core.config.loader import load_configs
 from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
 
 from trial_activation.alerts import alert_targets
+from trial_activation.raw_files import glob_files, resolve_events_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What marks a folder as a copy of this project (not any SQLMesh project, whose config.yaml this CLI
@@ -38,6 +43,7 @@ def open_context(
     warehouse_path: Path | str | None = None,
     gateway: str | None = None,
     notification_targets: list | None = None,
+    read_only: bool = False,
 ) -> Context:
     """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
 
@@ -50,14 +56,33 @@ def open_context(
     The arguments replace the config's values in a copy: the process environment is left as it is.
     SQLMesh notifies `notification_targets` of failed runs, audits and applies; by default the
     webhook of TRIAL_ALERT_WEBHOOK_URL when it is set, else none (trial_activation/alerts.py).
+
+    `read_only` opens the DuckDB warehouse read-only (the commands that only read: summary, report,
+    export, compare): any number of read-only processes share the file, where a read-write one has it
+    to itself. The connection is then an in-memory database with the warehouse attached READ_ONLY
+    under the catalog name a read-write open gives it (the file's stem, which SQLMesh's state names
+    every table with); SQLMesh needs nothing else from the connection to read. A missing warehouse
+    file is an error instead of a new, empty file. On the other gateways it changes nothing (their
+    servers let readers and writers work at once). One process opens a warehouse file one way only:
+    SQLMesh keeps one connection per file per process, the first one opened.
     """
     project = Path(project).resolve()
     config = load_configs("config", Config, project)[project]
     local = config.gateways["local"]
     # Path() / an absolute path is that path: only a relative one is taken from the project root.
     warehouse = Path(warehouse_path).resolve() if warehouse_path is not None else project / local.connection.database
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    connection = local.connection.model_copy(update={"database": str(warehouse)})
+    if read_only and (gateway or config.default_gateway or "local") == "local":
+        if not warehouse.is_file():
+            raise MissingInEnvironment(
+                f"there is no warehouse at {warehouse}: build it first (`trial-activation build`), or point"
+                " --warehouse / TRIAL_WAREHOUSE_PATH at the one that was built"
+            )
+        attached = DuckDBAttachOptions(type="duckdb", path=str(warehouse), read_only=True)
+        connection = local.connection.model_copy(update={"database": None, "catalogs": {warehouse.stem: attached}})
+    else:
+        if not read_only:
+            warehouse.parent.mkdir(parents=True, exist_ok=True)
+        connection = local.connection.model_copy(update={"database": str(warehouse)})
     overrides = {"gateways": {**config.gateways, "local": local.model_copy(update={"connection": connection})}}
     if events_path is not None:
         overrides["variables"] = {**config.variables, "trial_events_path": str(Path(events_path).resolve())}
@@ -69,6 +94,117 @@ def open_context(
         gateway=gateway,
         notification_targets=notification_targets,
     )
+
+
+def open_warehouse(
+    project: Path | str = PROJECT_ROOT,
+    *,
+    wait: float = 0,
+    on_wait: Callable[[str], None] | None = None,
+    read_only: bool = False,
+    **options,
+) -> Context:
+    """open_context(project, read_only=read_only, **options), connected to the warehouse: waits up to
+    `wait` seconds while another process holds the warehouse's lock (wait_for_warehouse). A read-only
+    open of a warehouse that was never built is MissingInEnvironment, not SQLMesh's attempt to create
+    its state tables there."""
+    context = open_context(project, read_only=read_only, **options)
+    wait_for_warehouse(context, wait, on_wait=on_wait)
+    if read_only and context.engine_adapter.dialect == "duckdb" and not context.engine_adapter.table_exists("sqlmesh._versions"):
+        raise MissingInEnvironment(
+            f"the warehouse {_warehouse_file(context)} holds no environment yet: build it first (`trial-activation build`)"
+        )
+    return context
+
+
+class WarehouseLocked(Exception):
+    """The DuckDB warehouse file is held by another process: the message names the file and the PID."""
+
+    def __init__(self, path: str, pid: int, waited: float, read_only: bool):
+        self.path, self.pid, self.waited = path, pid, waited
+        command = _command_line(pid)
+        holder = f"PID {pid}{_shown(command)}"
+        if read_only:  # only a read-write holder keeps a reader out: a plan, a run, `sqlmesh ui`
+            what = f"the warehouse {path} is being written by another process ({holder})"
+        else:  # a writer is kept out by any holder, readers (a notebook, `duckdb -readonly`) included
+            what = f"the warehouse {path} is in use by another process ({holder})"
+        if waited:
+            what += f" and still was after waiting {waited:g} s"
+        ui = " (or plan from the UI's Plan page)" if re.search(r"sqlmesh\S* ui\b", command) else ""
+        super().__init__(
+            f"{what}: run this again when it is done (`--wait SECONDS` waits for it), stop it{ui}, or set"
+            " TRIAL_WAREHOUSE_PATH to another warehouse file"
+        )
+
+
+# DuckDB's message when another process holds the file: 'Could not set lock on file "<path>":
+# Conflicting lock is held in <program> (PID <pid>)'.
+LOCK_ERROR = re.compile(r'Could not set lock on file "(.*?)".*?\(PID (\d+)\)', re.DOTALL)
+
+
+def wait_for_warehouse(
+    context: Context, wait: float = 0, *, on_wait: Callable[[str], None] | None = None, poll: float = 0.2
+) -> None:
+    """Connect `context` to its warehouse, retrying while another process holds the DuckDB file's lock,
+    for up to `wait` seconds; then WarehouseLocked. `on_wait` is called once, with a line saying who
+    holds it, when the waiting starts. Nothing to wait for on the other engines (no file lock).
+
+    DuckDB takes the lock when the file is opened, before SQLMesh reads or writes anything, and the
+    context keeps its one connection: once this returns, the plan or run cannot meet the lock again.
+    """
+    import duckdb
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            context.engine_adapter.ping()
+            return
+        except duckdb.IOException as error:
+            locked = LOCK_ERROR.search(str(error))
+            if locked is None:
+                raise
+            context.engine_adapter.close()  # the next attempt opens a new connection
+            if time.monotonic() >= deadline:
+                raise WarehouseLocked(locked[1], int(locked[2]), wait, _is_read_only_config(context)) from error
+            if on_wait is not None:
+                on_wait(f"the warehouse {locked[1]} is held by PID {locked[2]}{_shown(_command_line(int(locked[2])))}: waiting up to {wait:g} s")
+                on_wait = None
+            time.sleep(poll)
+
+
+def _is_read_only_config(context: Context) -> bool:
+    catalogs = getattr(context.connection_config, "catalogs", None) or {}
+    return any(getattr(options, "read_only", False) for options in catalogs.values())
+
+
+def _command_line(pid: int) -> str:
+    """A process's command line on one line, where the system says (Linux's /proc), else ''."""
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return ""
+    return " ".join(" ".join(arguments).split())  # one line, whatever the arguments hold
+
+
+def _shown(command: str, limit: int = 160) -> str:
+    """': <command>' for a message, cut at `limit` characters; '' when unknown."""
+    return f": {command[:limit]}{'...' if len(command) > limit else ''}" if command else ""
+
+
+def _warehouse_file(context: Context) -> str:
+    return context.engine_adapter.fetchone("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")[0]
+
+
+def scratch_schema(context: Context) -> str | None:
+    """Where SQLMesh may create temporary tables (Context.table_diff's temp_schema): None for its
+    default, the warehouse; on a warehouse opened read-only, the connection's in-memory catalog."""
+    if context.engine_adapter.dialect != "duckdb":
+        return None
+    read_only = context.engine_adapter.fetchone("SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()")[0]
+    if not read_only:
+        return None
+    context.engine_adapter.execute("CREATE SCHEMA IF NOT EXISTS memory.sqlmesh_temp")
+    return "memory.sqlmesh_temp"
 
 
 def require_environment(context: Context, environment: str) -> None:
@@ -88,9 +224,16 @@ def input_report(context: Context, environment: str = "prod") -> str:
     )
     total = int(files.raw_rows.sum())
     if len(files) == 1:
-        return f"Input ({environment}): {total:,} raw rows from {files.source_file[0]}"
-    listed = ", ".join(f"{row.source_file} ({int(row.raw_rows):,})" for row in files.itertuples())
-    return f"Input ({environment}): {total:,} raw rows from {len(files)} files: {listed}"
+        report = f"Input ({environment}): {total:,} raw rows from {files.source_file[0]}"
+    else:
+        listed = ", ".join(f"{row.source_file} ({int(row.raw_rows):,})" for row in files.itertuples())
+        report = f"Input ({environment}): {total:,} raw rows from {len(files)} files: {listed}"
+    # What the glob of the configured path leaves out (trial_activation/raw_files.py), said, not hidden.
+    events_path = resolve_events_path(context.config.variables.get("trial_events_path") or "", str(context.path))
+    hidden = glob_files(events_path)[1]
+    if hidden:
+        report += f"\n  not read: {len(hidden)} hidden file{'s' if len(hidden) > 1 else ''} the path matches: {', '.join(hidden)}"
+    return report
 
 
 def build(context: Context, environment: str = "prod", **plan_options):
@@ -197,7 +340,7 @@ def activation_summary(context: Context, environment: str = "prod") -> str:
         f"""
         SELECT
           goal_id,
-          ANY_VALUE(threshold) FILTER (WHERE goal_kind <> 'steadiness') AS threshold,
+          MAX(threshold) FILTER (WHERE goal_kind <> 'steadiness') AS threshold,  -- one value per goal; PostgreSQL 15 has no ANY_VALUE
           COUNT(*) FILTER (WHERE is_completed) AS completed,
           COUNT(*) AS organizations
         FROM {goals}

@@ -618,31 +618,68 @@ def raw_rows_read(context) -> list:
     )
 
 
-def test_recursive_glob_and_hidden_files_are_checked_and_read_each_with_its_own_header(make_context, tmp_path):
-    """The files checked are the files DuckDB reads: `**` at any depth, hidden files too (DuckDB's glob
-    matches them), each read by its own header's column order, not another file's."""
+def test_recursive_glob_reads_each_file_with_its_own_header_and_leaves_hidden_files_out(make_context, tmp_path):
+    """The files checked are the files DuckDB reads: `**` at any depth, each read by its own header's
+    column order, not another file's. Hidden files (a dot-name below the glob's fixed part: a file, or
+    a directory on the way) are left out, as Spark and Hadoop leave them out."""
     exports = tmp_path / "exports"
     (exports / "2024" / "02").mkdir(parents=True)
+    (exports / ".staging").mkdir()
     top = write_csv(exports / "part-1.csv", [event(org="org_top")])
     reordered = ",".join(reversed(COLUMNS))
     nested = write_csv(exports / "2024" / "02" / "part-2.csv", [tuple(reversed(event(org="org_nested")))], reordered)
-    hidden = write_csv(exports / ".part-3.csv", [tuple(reversed(event(org="org_hidden")))], reordered)
+    write_csv(exports / ".part-3.csv", [event(org="org_hidden")])
+    write_csv(exports / ".staging" / "part-4.csv", [event(org="org_in_hidden_folder")])
 
     rows = raw_rows_read(make_context(events_path=exports / "**" / "*.csv"))
 
     assert rows == sorted(
-        (str(file), org, "Scheduling.Shift.Created")
-        for file, org in ((top, "org_top"), (nested, "org_nested"), (hidden, "org_hidden"))
+        (str(file), org, "Scheduling.Shift.Created") for file, org in ((top, "org_top"), (nested, "org_nested"))
     )
 
 
-def test_hidden_file_with_a_wrong_header_fails_the_check_by_name(make_context, tmp_path):
+# The start of a macOS resource fork (AppleDouble: magic number, version, filler): the `._<name>` file
+# the Finder writes next to each file it copies to a disk that has no extended attributes.
+APPLE_DOUBLE = bytes.fromhex("00051607" "00020000") + b"Mac OS X        " + bytes(64)
+
+
+def test_a_macos_resource_fork_in_the_folder_is_left_out_and_the_input_report_says_so(project_copy, tmp_path, capsys):
+    """A `._` file beside each daily file no longer stops the build: it is left out, every raw row of
+    the files read is accounted for (the blocking audit passes), and build names the file not read."""
+    from trial_activation.__main__ import main
+
     exports = tmp_path / "exports"
     exports.mkdir()
-    write_csv(exports / "part-1.csv", [event()])
-    hidden = write_csv(exports / ".part-2.csv", [event()], HEADER.replace("TIMESTAMP", "EVENT_TIME"))
+    write_csv(exports / "day-1.csv", [event(), CONVERTED])
+    write_csv(exports / "day-2.csv", [event(org="org_two", at="2024-02-03 10:00:00")])
+    fork = exports / "._day-1.csv"
+    fork.write_bytes(APPLE_DOUBLE)
+    warehouse = tmp_path / "w.duckdb"
 
-    with pytest.raises(SQLMeshError, match=f"{hidden}: missing column\\(s\\) timestamp"):
+    status = main(["build", "--project", str(project_copy), "--events", str(exports / "*.csv"), "--warehouse", str(warehouse)])
+    out, err = capsys.readouterr()
+
+    assert status == 0, err
+    assert out.splitlines()[:2] == [
+        f"Input (prod): 3 raw rows from 2 files: {exports / 'day-1.csv'} (2), {exports / 'day-2.csv'} (1)",
+        f"  not read: 1 hidden file the path matches: {fork}",
+    ]
+    context = open_context(project_copy, events_path=exports / "*.csv", warehouse_path=warehouse)
+    assert raw_rows_accounted(context) == (3, 3, 0)
+
+
+def test_a_hidden_file_named_by_the_path_is_read(make_context, tmp_path):
+    hidden = write_csv(tmp_path / ".events.csv", [event(org="org_named")])
+    assert raw_rows_read(make_context(events_path=hidden)) == [(str(hidden), "org_named", "Scheduling.Shift.Created")]
+
+
+def test_a_glob_matching_only_hidden_files_says_they_were_left_out(make_context, tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    fork = exports / "._day-1.csv"
+    fork.write_bytes(APPLE_DOUBLE)
+
+    with pytest.raises(SQLMeshError, match=f"no file matches this path \\(TRIAL_EVENTS_PATH\\) \\(hidden files are left out: {fork}\\)"):
         build(make_context(events_path=exports / "*.csv"))
 
 
