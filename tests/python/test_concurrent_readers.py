@@ -23,12 +23,11 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
 from project_copy import copy_project
-from test_engines import RAW_COLUMNS, postgres_server, require_postgres
+from test_engines import RAW_COLUMNS, fresh_postgres_database, require_postgres
 from trial_activation.project import build, open_context
 
 from conftest import SAMPLE_LOG
@@ -121,16 +120,11 @@ def _copy_rows(cursor, rows) -> None:
 @pytest.mark.slow
 def test_a_reader_sees_complete_marts_while_the_daily_run_writes_on_postgres(tmp_path, monkeypatch):
     psycopg2 = require_postgres()
-    server = postgres_server()
-    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**server)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
     days = _rows_by_day(SAMPLE_LOG)
     day_names = sorted(days)
     new_day = day_names[int(len(day_names) * 0.6)]  # a day while many trials run
-    try:
-        target = {**server, "dbname": database}
+    with fresh_postgres_database() as target:
+        database = target["dbname"]
         with psycopg2.connect(**target) as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.trial_events ({', '.join(f'{c} TEXT' for c in RAW_COLUMNS)})")
             _copy_rows(cursor, [row for day in day_names if day < new_day for row in days[day]])
@@ -168,10 +162,7 @@ def test_a_reader_sees_complete_marts_while_the_daily_run_writes_on_postgres(tmp
             timeout=600,
         )
         assert summary.returncode == 0, summary.stderr
-        assert summary.stdout.startswith("Input (prod): ") and not unused.parent.exists()
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+        assert summary.stdout.splitlines()[1].startswith("Input (prod): ") and not unused.parent.exists()
 
     before, after = records[0], records[-1]
     assert before["ended"] < run_started and after["final"] and after["started"] > run_ended
