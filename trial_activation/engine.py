@@ -59,3 +59,45 @@ def _escaped_like(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape):
         return exp.Escape(this=node.copy(), expression=exp.Literal.string(LIKE_ESCAPE))
     return node
+
+
+# What SQLMesh's MacroEvaluator.columns_to_types returns for any model while the project loads: no
+# schema is known yet (sqlmesh/core/macros.py). SQLMesh renders the query again once it has set each
+# model's upstream schemas, before anything is planned, tested or run.
+SCHEMA_UNAVAILABLE_AT_LOAD = "__schema_unavailable_at_load__"
+
+
+def upstream_table(evaluator, model_name: str):
+    """The unbound Ibis table of an upstream model, with the columns and types SQLMesh knows for it.
+
+    The model must be among the Ibis model's `depends_on`: SQLMesh gives a model the schemas of its
+    dependencies only. The types are the upstream model's own, in the project's dialect (DuckDB's),
+    mapped to Ibis types by Ibis's DuckDB type mapper. None while the project loads (no schema yet).
+    """
+    import ibis
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    columns = evaluator.columns_to_types(model_name)
+    if SCHEMA_UNAVAILABLE_AT_LOAD in columns:
+        return None
+    table = exp.to_table(model_name)
+    schema = {name: DuckDBType.to_ibis(dtype) for name, dtype in columns.items()}
+    return ibis.table(schema, name=table.name, database=table.db)
+
+
+def ibis_model_sql(evaluator, build, upstream) -> exp.Expression:
+    """build(*tables), an Ibis expression over the upstream models' tables (`upstream`, names in the
+    order build takes them), compiled for the engine (ibis_sql).
+
+    While the project loads no upstream schema is known, so no expression can be built: the query is
+    then a placeholder that names the upstream tables, which SQLMesh only reads for the dependencies
+    (a model's query must render to a SELECT). SQLMesh renders the query again with the upstream
+    schemas before it plans, tests or runs anything (the model declares them: `depends_on=upstream`).
+    """
+    tables = [upstream_table(evaluator, name) for name in upstream]
+    if any(table is None for table in tables):
+        placeholder = exp.select(exp.Null().as_(SCHEMA_UNAVAILABLE_AT_LOAD)).from_(upstream[0])
+        for name in upstream[1:]:
+            placeholder = placeholder.join(name, join_type="cross")
+        return placeholder
+    return ibis_sql(evaluator, build(*tables))

@@ -1,6 +1,6 @@
 """marts.goal_conversion: does completing a goal go with converting? One row per goal_id and population.
 
-A Python model over the small 2x2 tables of intermediate.goal_conversion_counts (two rows per goal),
+A Python model over the small 2x2 tables of marts.goal_conversion_counts (two rows per goal),
 which it reads through the engine's own connection (context.fetchdf) on every gateway: DuckDB,
 PostgreSQL and Spark alike; the counting over organizations stays in the engine, in SQL. The
 statistics are trial_activation/stats.py's, the one definition the project has: Fisher's exact test
@@ -15,7 +15,7 @@ from sqlmesh import ExecutionContext, model
 
 from trial_activation.stats import compare_groups
 
-COUNTS = "intermediate.goal_conversion_counts"
+COUNTS = "marts.goal_conversion_counts"
 KEYS = ["goal_id", "goal_name", "goal_order", "population"]
 TABLE = ["organizations", "completed", "completed_converted", "not_completed", "not_completed_converted"]
 

@@ -23,6 +23,7 @@ from trial_activation.project import environment_table
 GRAIN = {
     "marts.trial_goals": ["organization_id", "goal_id"],
     "marts.trial_activation": ["organization_id"],
+    "marts.goal_conversion_counts": ["goal_id", "population"],
     "marts.goal_conversion": ["goal_id", "population"],
     "marts.activation_funnel": ["section", "step"],
     "marts.activation_cohorts": ["trial_start_week"],

@@ -6,7 +6,7 @@
      (converted_at >= trial_start + window_end_day + 1 days, or never converted): a goal completed
      after the purchase cannot have led to it. For activation, the latest window end of the goals. */
 MODEL (
-  name intermediate.goal_conversion_counts,
+  name marts.goal_conversion_counts,
   kind FULL,
   grain (goal_id, population),
   audits (
