@@ -4,7 +4,7 @@ An Ibis expression over unbound tables named after the upstream models, compiled
 own compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
 and runs the query inside the engine; the model never opens a connection of its own.
 
-The percentile (trial_activation/thresholds.py, shared with the candidate goals of
+The percentile (trial_activation/modeling/thresholds.py, shared with the candidate goals of
 intermediate.candidate_goal_counts) is continuous with linear interpolation over the converted
 organizations' metric values, inactive ones counting 0. Here every organization has a row of
 intermediate.org_goal_metrics (the inactive ones with 0), so each goal's value count is the number
@@ -16,8 +16,8 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.engine import ibis_sql
-from trial_activation.thresholds import continuous_percentile
+from trial_activation.modeling.engine import ibis_sql
+from trial_activation.modeling.thresholds import continuous_percentile
 
 
 COLUMNS = {
