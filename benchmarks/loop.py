@@ -47,14 +47,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from trial_activation.testing import REAL_LOG, SAMPLE_LOG, copy_project
 
-from tests.python.project_copy import copy_project  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
-REAL_LOG = ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
-SAMPLE_LOG = ROOT / "data" / "sample" / "trial_events.csv.gz"
 STEPS = (
     "floor_import",
     "build",

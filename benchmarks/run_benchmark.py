@@ -2,7 +2,7 @@
 
 For each size (approximate raw rows, duplicates included) the script
 
-1. generates a log once with trial_activation.generate (clean style, one Parquet file per event day,
+1. generates a log once with trial_activation.generator (clean style, one Parquet file per event day,
    cached in benchmarks/work/events_<size>/, git-ignored);
 2. picks the "new day" D: the last day of the log holding at least 0.5% of its rows (a full business
    day; the log's last few days only hold the tail of the last trials). The history is every day
@@ -122,8 +122,7 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
     project = run_dir / "project"
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    sys.path.insert(0, str(ROOT))
-    from tests.python.project_copy import copy_project
+    from trial_activation.testing import copy_project
 
     copy_project(project)
     inputs = run_dir / "input"
@@ -211,7 +210,7 @@ def ensure_log(size: int, seed: int) -> Path:
         tmp = WORK / f"events_{size}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         started = time.perf_counter()
-        subprocess.run([PYTHON, "-m", "trial_activation.generate", "--events", str(size), "--seed", str(seed),
+        subprocess.run([PYTHON, "-m", "trial_activation.generator", "--events", str(size), "--seed", str(seed),
                         "--out", str(tmp), "--partition-by-day", "--style", "clean"], cwd=ROOT, check=True)
         tmp.rename(log)
         print(f"   generated {log} in {time.perf_counter() - started:.0f}s", flush=True)

@@ -3,7 +3,7 @@
 from sqlglot import exp
 from sqlmesh import macro
 
-from trial_activation.engine import engine_dialect
+from trial_activation.modeling.engine import engine_dialect
 
 TRUE_SPELLINGS = ("true", "t", "1", "yes", "y")
 FALSE_SPELLINGS = ("false", "f", "0", "no", "n")

@@ -3,7 +3,7 @@
 Every file is checked before DuckDB reads it, so a wrong file fails the plan with a message that
 names the file and what is wrong with it, before any table is written. The files checked are the ones
 DuckDB's own glob lists for the path (`**` at any depth), except hidden files (a name starting with a
-dot below the glob's fixed part: trial_activation/raw_files.py), so the checks and the reader agree on
+dot below the glob's fixed part: trial_activation/modeling/raw_files.py), so the checks and the reader agree on
 which files a path names. The view keeps the glob, so a file that lands later (a late delivery) is
 read at once, and checked whenever the view is created again: on DuckDB, by every plan and run; when
 the glob matches a hidden file, the view lists the files it reads instead, leaving the hidden ones out.
@@ -19,7 +19,7 @@ import zlib
 from sqlglot import exp
 from sqlmesh import macro
 
-from trial_activation.raw_files import glob_files, resolve_events_path
+from trial_activation.modeling.raw_files import glob_files, resolve_events_path
 EXPECTED_COLUMNS = (
     "organization_id",
     "activity_name",

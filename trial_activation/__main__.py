@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args, rest = parser.parse_known_args(argv)
     if args.command == "generate":
-        from trial_activation.generate import main as generate_main
+        from trial_activation.generator import main as generate_main
 
         return generate_main(rest, prog=f"{parser.prog} generate")
     if rest:

@@ -17,7 +17,7 @@ from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
 
 from trial_activation.alerts import alert_targets
-from trial_activation.raw_files import glob_files, resolve_events_path
+from trial_activation.modeling.raw_files import glob_files, resolve_events_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What marks a folder as a copy of this project (not any SQLMesh project, whose config.yaml this CLI
@@ -228,7 +228,7 @@ def input_report(context: Context, environment: str = "prod") -> str:
     else:
         listed = ", ".join(f"{row.source_file} ({int(row.raw_rows):,})" for row in files.itertuples())
         report = f"Input ({environment}): {total:,} raw rows from {len(files)} files: {listed}"
-    # What the glob of the configured path leaves out (trial_activation/raw_files.py), said, not hidden.
+    # What the glob of the configured path leaves out (trial_activation/modeling/raw_files.py), said, not hidden.
     events_path = resolve_events_path(context.config.variables.get("trial_events_path") or "", str(context.path))
     hidden = glob_files(events_path)[1]
     if hidden:

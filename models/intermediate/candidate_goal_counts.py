@@ -5,7 +5,7 @@ A candidate is one activity pattern x one window x one threshold rule of seeds/c
 a window_count goal an analyst could adopt as one seed row: its metric is the organization's in-trial
 events of trial days [window_start_day, window_end_day] whose activity matches the pattern (SQL
 LIKE), exactly as for the goals. Its threshold is the fixed count, or the percentile of the converted
-organizations' metrics (inactive ones counting 0) computed by trial_activation/thresholds.py, the
+organizations' metrics (inactive ones counting 0) computed by trial_activation/modeling/thresholds.py, the
 same code as the goals' thresholds (intermediate.goal_thresholds): a candidate equal to a goal has
 that goal's threshold.
 
@@ -24,8 +24,8 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.engine import LIKE_ESCAPE, ibis_model_sql
-from trial_activation.thresholds import continuous_percentile
+from trial_activation.modeling.engine import LIKE_ESCAPE, ibis_model_sql
+from trial_activation.modeling.thresholds import continuous_percentile
 
 # Patterns of the grid that are expanded from the activities in the data rather than used as written.
 EACH_ACTIVITY, EACH_FAMILY = "each_activity", "each_family"

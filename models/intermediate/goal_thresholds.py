@@ -1,11 +1,11 @@
 """intermediate.goal_thresholds: the threshold of each goal, derived from the data (one row per goal).
 
 An Ibis expression over unbound tables named after the upstream models, with their columns and types
-as SQLMesh knows them (trial_activation.engine.upstream_table), compiled to SQL with Ibis's own
+as SQLMesh knows them (trial_activation.modeling.engine.upstream_table), compiled to SQL with Ibis's own
 compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
 and runs the query inside the engine; the model never opens a connection of its own.
 
-The percentile (trial_activation/thresholds.py, shared with the candidate goals of
+The percentile (trial_activation/modeling/thresholds.py, shared with the candidate goals of
 intermediate.candidate_goal_counts) is continuous with linear interpolation over the converted
 organizations' metric values, inactive ones counting 0. Here every organization has a row of
 intermediate.org_goal_metrics (the inactive ones with 0), so each goal's value count is the number
@@ -17,8 +17,8 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.engine import ibis_model_sql
-from trial_activation.thresholds import continuous_percentile
+from trial_activation.modeling.engine import ibis_model_sql
+from trial_activation.modeling.thresholds import continuous_percentile
 
 # The upstream models, in the order goal_thresholds() takes their tables (columns and types from each).
 UPSTREAM = ("staging.activation_goals", "intermediate.org_goal_metrics")

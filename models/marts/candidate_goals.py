@@ -2,7 +2,7 @@
 
 A Python model over intermediate.candidate_goal_counts (a few hundred rows: the engine does the
 counting over organizations), read through the engine's own connection (context.fetchdf), so it runs
-the same on DuckDB, PostgreSQL and Spark. The statistics are trial_activation/stats.py's, as in
+the same on DuckDB, PostgreSQL and Spark. The statistics are trial_activation/modeling/stats.py's, as in
 marts.goal_conversion, plus Benjamini-Hochberg q-values across every candidate evaluated.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
-from trial_activation.stats import benjamini_hochberg, compare_groups
+from trial_activation.modeling.stats import benjamini_hochberg, compare_groups
 
 COUNTS = "intermediate.candidate_goal_counts"
 GOALS = "staging.activation_goals"
@@ -91,7 +91,7 @@ COLUMNS = {
         " not converted when the candidate's window ended) and the seed row that would adopt it. Hundreds of"
         " candidates are tested at once, so some will look strong by chance: rank by q_value (Benjamini-Hochberg"
         " across all candidates), require is_supported, and confirm a winner on new trials before adopting it."
-        " An association, not an effect. Computed in Python (trial_activation/stats.py) over the counts the"
+        " An association, not an effect. Computed in Python (trial_activation/modeling/stats.py) over the counts the"
         " engine aggregates; runs the same on DuckDB, PostgreSQL and Spark."
     ),
     column_descriptions={

@@ -3,7 +3,7 @@
 A Python model over the small 2x2 tables of marts.goal_conversion_counts (two rows per goal),
 which it reads through the engine's own connection (context.fetchdf) on every gateway: DuckDB,
 PostgreSQL and Spark alike; the counting over organizations stays in the engine, in SQL. The
-statistics are trial_activation/stats.py's, the one definition the project has: Fisher's exact test
+statistics are trial_activation/modeling/stats.py's, the one definition the project has: Fisher's exact test
 is not an SQL function on any of the engines.
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
-from trial_activation.stats import compare_groups
+from trial_activation.modeling.stats import compare_groups
 
 COUNTS = "marts.goal_conversion_counts"
 KEYS = ["goal_id", "goal_name", "goal_order", "population"]
@@ -57,7 +57,7 @@ COLUMNS = {
         " completed after the purchase cannot have led to it); 'all' is every organization. Rates are"
         " fractions 0-1 with 95% Wilson intervals; the difference has Newcombe's hybrid score interval; the"
         " p-value is Fisher's exact test (two-sided). An association, not an effect: trialists who would buy"
-        " anyway may also be the ones who complete goals. Computed in Python (trial_activation/stats.py) over"
+        " anyway may also be the ones who complete goals. Computed in Python (trial_activation/modeling/stats.py) over"
         " the 2x2 counts the engine aggregates; runs the same on DuckDB, PostgreSQL and Spark."
     ),
     column_descriptions={

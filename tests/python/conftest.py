@@ -11,12 +11,8 @@ import pytest
 # MAX_FORK_WORKERS once, when it is first imported (next line).
 os.environ.setdefault("MAX_FORK_WORKERS", "1")
 
-from project_copy import copy_project  # noqa: E402
-from trial_activation.project import PROJECT_ROOT, build, open_context  # noqa: E402
-
-REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
-SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
-ARTIFACTS = PROJECT_ROOT / "artifacts"  # screenshots of the browser tests (git-ignored), one folder per test
+from trial_activation.project import build, open_context  # noqa: E402
+from trial_activation.testing import REAL_LOG, SAMPLE_LOG, copy_project  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from env_helpers import edit_goal
-from project_copy import copy_project
+from helpers import edit_goal
 from trial_activation.__main__ import main
 from trial_activation.project import build, open_context
+from trial_activation.testing import copy_project
 
 DAY, NEXT_MIDNIGHT = "2024-02-10", "2024-02-11"
 HEADER = ["ORGANIZATION_ID", "ACTIVITY_NAME", "TIMESTAMP", "CONVERTED", "CONVERTED_AT", "TRIAL_START", "TRIAL_END"]

@@ -14,10 +14,9 @@ from sqlmesh import Context
 
 from trial_activation.__main__ import main
 from trial_activation.project import PROJECT_ROOT
+from trial_activation.testing import SAMPLE_LOG
 
-from env_helpers import edit_goal
-
-SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
+from helpers import edit_goal
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:

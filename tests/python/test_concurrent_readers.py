@@ -26,11 +26,10 @@ import time
 
 import pytest
 
-from project_copy import copy_project
 from test_engines import RAW_COLUMNS, fresh_postgres_database, require_postgres
 from trial_activation.project import build, open_context
+from trial_activation.testing import SAMPLE_LOG, copy_project
 
-from conftest import SAMPLE_LOG
 
 READER = r"""
 import hashlib, json, select, sys, time

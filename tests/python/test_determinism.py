@@ -8,10 +8,10 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
 
-from env_helpers import FAST, apply_computing, edit_goal, newly_computed, plan, short_name
+from helpers import FAST, apply_computing, edit_goal, newly_computed, plan, short_name
 from marts import assert_marts_equal, read_marts
-from project_copy import copy_project
 from trial_activation.project import build, open_context
+from trial_activation.testing import copy_project
 
 
 def test_activation_score_is_exact_decimal_arithmetic(sample_build):

@@ -27,10 +27,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from project_copy import copy_project
 from trial_activation.project import build, input_report, open_context
+from trial_activation.testing import SAMPLE_LOG, copy_project
 
-from conftest import SAMPLE_LOG
 from marts import GRAIN, TOLERANCE, assert_marts_equal, read_marts
 from spark_cluster import standalone_cluster
 

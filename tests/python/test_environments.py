@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from env_helpers import (
+from helpers import (
     apply_computing,
     backfilled_models,
     directly_modified,

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from env_helpers import plan_dev_with_edit, short_name
+from helpers import plan_dev_with_edit, short_name
 from marts import GRAIN, assert_same_rows
 from trial_activation import export as export_module
 from trial_activation.__main__ import main

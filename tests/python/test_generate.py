@@ -1,4 +1,4 @@
-"""Tests of the synthetic trial-event-log generator (trial_activation/generate.py).
+"""Tests of the synthetic trial-event-log generator (trial_activation/generator/).
 
 Distribution targets come from the real log /work/shared/data/README.md describes (deduplicated
 copy: 102,895 rows, 966 orgs; original export: 170,526 rows with 67,631 exact duplicates). The
@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from trial_activation.generate import ACTIVITIES, COLUMNS, generate, main
+from trial_activation.generator import ACTIVITIES, COLUMNS, generate, main
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample" / "trial_events.csv.gz"
@@ -222,5 +222,5 @@ def test_committed_sample_is_regenerated_by_the_documented_command(tmp_path, mon
     main(SAMPLE_ARGS)
     with gzip.open(tmp_path / SAMPLE_ARGS[-1]) as fresh, gzip.open(SAMPLE) as committed:
         assert fresh.read() == committed.read(), (
-            "data/sample/trial_events.csv.gz differs from: python -m trial_activation.generate " + " ".join(SAMPLE_ARGS))
+            "data/sample/trial_events.csv.gz differs from: python -m trial_activation.generator " + " ".join(SAMPLE_ARGS))
     assert SAMPLE.stat().st_size < 1.5e6

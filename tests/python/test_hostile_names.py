@@ -27,12 +27,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import SAMPLE_LOG
-from env_helpers import plan_dev_with_edit
-from project_copy import copy_project
+from helpers import plan_dev_with_edit
 from trial_activation.__main__ import main
 from trial_activation.export import export_marts
 from trial_activation.project import PROJECT_ROOT, build, find_project, open_context
+from trial_activation.testing import SAMPLE_LOG, copy_project
 
 WILDCARD_ACTIVITY = "_obile.Schedule.Loaded"  # `_` would match the M of the sample's Mobile.Schedule.Loaded
 # Activity name -> how many organizations get one event of it on trial day 1.

@@ -1,5 +1,5 @@
 """The Ibis models build their input tables from the upstream models' schemas, as SQLMesh knows them
-(trial_activation.engine.upstream_table), not from hand-copied column lists that can drift: an upstream
+(trial_activation.modeling.engine.upstream_table), not from hand-copied column lists that can drift: an upstream
 column's type change reaches the Ibis model, and a renamed column stops the load with the model and
 the column named."""
 
@@ -13,7 +13,7 @@ from sqlmesh.core.dialect import normalize_mapping_schema
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 from sqlmesh.core.model import SqlModel
 
-from trial_activation.engine import upstream_table
+from trial_activation.modeling.engine import upstream_table
 from trial_activation.project import build
 
 IBIS_MODELS = ("intermediate.goal_thresholds", "intermediate.candidate_goal_counts")

@@ -1,6 +1,6 @@
 """Incremental daily runs, late-arriving events and many-file input, end to end on a small generated log.
 
-The log is a folder of daily Parquet files (one per event day, as trial_activation.generate
+The log is a folder of daily Parquet files (one per event day, as trial_activation.generator
 --partition-by-day writes it). SQLMesh processes intervals up to the wall clock (years after the
 2024 data), so every build and run here pins its clock with `execution_time` (the CLI's
 `plan --execution-time`; a run also with its `end`): "the data up to day D - 1 arrived, then day D did".
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from env_helpers import newly_computed, planned_intervals
+from helpers import newly_computed, planned_intervals
 from marts import TOLERANCE, assert_marts_equal, read_marts
 
-from project_copy import copy_project
-from trial_activation.generate import generate
+from trial_activation.generator import generate
 from trial_activation.project import build, open_context
+from trial_activation.testing import copy_project
 
 INCREMENTAL_MODELS = (
     "staging.trial_events",

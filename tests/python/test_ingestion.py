@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlmesh.utils.errors import SQLMeshError
 
-from env_helpers import failed_models
-from project_copy import copy_project
+from helpers import failed_models
 from trial_activation.project import build, open_context
+from trial_activation.testing import copy_project
 
 HEADER = "ORGANIZATION_ID,ACTIVITY_NAME,TIMESTAMP,CONVERTED,CONVERTED_AT,TRIAL_START,TRIAL_END"
 COLUMNS = HEADER.split(",")

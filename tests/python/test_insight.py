@@ -10,7 +10,7 @@ import logging
 
 import pandas as pd
 import pytest
-from env_helpers import failed_models
+from helpers import failed_models
 from independent import expected_candidate_goals, expected_goal_conversion, expected_marts, read_goals
 from marts import GRAIN, TOLERANCE, assert_same_rows, read_mart
 

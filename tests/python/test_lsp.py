@@ -29,9 +29,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from conftest import SAMPLE_LOG
 from lsp_client import LspClient
-from project_copy import copy_project
+from trial_activation.testing import SAMPLE_LOG, copy_project
 
 MODEL_FILE = Path("models/marts/trial_activation.sql")  # the model opened in the editor
 UPSTREAM = "marts.trial_goals"  # a model it references

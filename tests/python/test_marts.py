@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 
 from independent import expected_marts, read_goals
-from conftest import REAL_LOG, SAMPLE_LOG
 from marts import assert_marts_match_independent, read_marts
 from trial_activation.project import PROJECT_ROOT, build
+from trial_activation.testing import REAL_LOG, SAMPLE_LOG
 
 GOALS = read_goals(PROJECT_ROOT / "seeds" / "activation_goals.csv")
 

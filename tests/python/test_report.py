@@ -16,8 +16,7 @@ import shutil
 import duckdb
 import pytest
 
-from conftest import ARTIFACTS
-from env_helpers import edit_goal, plan_dev_with_edit, short_name
+from helpers import ARTIFACTS, edit_goal, plan_dev_with_edit, short_name
 from trial_activation.__main__ import main
 from trial_activation.project import MissingInEnvironment, environment_table
 from trial_activation.report import CANDIDATE_Q_VALUE, CANDIDATES_SHOWN, NO_CREDIBLE_CANDIDATE

@@ -4,13 +4,15 @@ counted as statements (but do end the one before them)."""
 
 from __future__ import annotations
 
-import sys
+import importlib.util
 
 from trial_activation.project import PROJECT_ROOT
 
-sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-
-from statement_times import statement_seconds  # noqa: E402
+# benchmarks/ is a folder of scripts, not a package: the script is loaded from its file, sys.path untouched.
+_spec = importlib.util.spec_from_file_location("statement_times", PROJECT_ROOT / "benchmarks" / "statement_times.py")
+statement_times = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(statement_times)
+statement_seconds = statement_times.statement_seconds
 
 LOG = """\
 2026-12-01 03:53:34,106 - MainThread - sqlmesh.core.engine_adapter.base - INFO - Executing SQL: /* SQLMESH_PLAN: a4f */ INSERT INTO "db"."sqlmesh__staging"."staging__trial_events__1" ("organization_id")

@@ -1,4 +1,4 @@
-"""trial_activation/stats.py against scipy and against Newcombe's published worked examples."""
+"""trial_activation/modeling/stats.py against scipy and against Newcombe's published worked examples."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from trial_activation.stats import (
+from trial_activation.modeling.stats import (
     Z,
     benjamini_hochberg,
     compare_groups,

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from project_copy import copy_project
 from trial_activation.project import open_context
+from trial_activation.testing import SAMPLE_LOG, copy_project
 
-from conftest import SAMPLE_LOG
 from marts import GRAIN, assert_marts_equal, read_marts
 
 ZONES = ("America/New_York", "Asia/Kolkata")

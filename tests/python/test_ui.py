@@ -18,8 +18,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import ARTIFACTS as ARTIFACTS_ROOT, SAMPLE_LOG
+from helpers import ARTIFACTS as ARTIFACTS_ROOT
 from trial_activation.project import build, open_context
+from trial_activation.testing import SAMPLE_LOG
 from ui_server import CHROMIUM_ARGS, start_ui
 
 MODEL = "marts.trial_activation"

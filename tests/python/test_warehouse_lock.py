@@ -21,11 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from env_helpers import edit_goal
-from project_copy import copy_project
+from helpers import edit_goal
 from trial_activation.project import PROJECT_ROOT
-
-SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
+from trial_activation.testing import SAMPLE_LOG, copy_project
 CLI = [sys.executable, "-m", "trial_activation"]
 
 

@@ -1,8 +1,6 @@
-"""Test scaffolding: a copy of the project to build on (tests build on copies, never on the checkout's warehouse).
-
-Imported by the tests (`from project_copy import copy_project`) and by the benchmarks
-(`from tests.python.project_copy import copy_project`, with the repository root on sys.path).
-"""
+"""What the tests and the benchmarks share: the event logs they read and a copy of the project to build
+on (they build on copies, never on the checkout's warehouse). Imported as `trial_activation.testing`
+by both (tests/python/conftest.py, benchmarks/loop.py, benchmarks/run_benchmark.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +8,10 @@ import shutil
 from pathlib import Path
 
 from trial_activation.project import PROJECT_ROOT
+
+# The committed sample, and the real log (not part of the repository; read in place, never copied).
+SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
+REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
 
 # What a copy of the project needs to build.
 PROJECT_PARTS = ("config.yaml", "external_models.yaml", "models", "macros", "audits", "seeds", "tests", "data/sample")

@@ -1,5 +1,5 @@
-"""Helpers for the virtual-environment tests: a project copy built into prod once per module, plan
-without applying, what SQLMesh computed (from its state), an environment's physical tables, edit a
+"""The tests' shared helpers (the logs' paths and copy_project are trial_activation.testing's, shared with
+the benchmarks): where screenshots go, a project copy built into prod once per module, plan without applying, what SQLMesh computed (from its state), an environment's physical tables, edit a
 goal in the seed. Marts are read and compared with tests/python/marts.py."""
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import pytest
 from sqlglot import exp
 from sqlmesh import Context
 
-from project_copy import copy_project
 from trial_activation.project import PROJECT_ROOT, build, open_context
+from trial_activation.testing import REAL_LOG, SAMPLE_LOG, copy_project
 
-SAMPLE_LOG = PROJECT_ROOT / "data" / "sample" / "trial_events.csv.gz"
-REAL_LOG = PROJECT_ROOT.parent / "shared" / "data" / "trial_events.csv.gz"
+ARTIFACTS = PROJECT_ROOT / "artifacts"  # screenshots of the browser tests (git-ignored), one folder per test
 
 
 def events_path() -> Path:
