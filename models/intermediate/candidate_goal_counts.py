@@ -24,17 +24,12 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.modeling.engine import LIKE_ESCAPE, ibis_model_sql
+from trial_activation.modeling.engine import LIKE_ESCAPE, ibis_sql
 from trial_activation.modeling.thresholds import continuous_percentile
 
 # Patterns of the grid that are expanded from the activities in the data rather than used as written.
 EACH_ACTIVITY, EACH_FAMILY = "each_activity", "each_family"
 SEPARATOR = "|"  # of the parts of candidate_id
-# The upstream models, in the order candidate_goal_counts() takes their tables (columns and types from
-# each). The organizations are intermediate.trial_organizations (marts.trial_activation has one row per
-# organization of it), read here rather than from the mart: a goal edited in the seed then leaves the
-# search as it is, instead of repeating it in every dev environment that tries a threshold.
-UPSTREAM = ("staging.candidate_goal_grid", "intermediate.org_daily_activity", "intermediate.trial_organizations")
 
 COLUMNS = {
     "candidate_id": "TEXT",
@@ -63,7 +58,6 @@ COLUMNS = {
     # intervals end on Sunday 00:00 UTC).
     cron="@weekly",
     grain="candidate_id",
-    depends_on=UPSTREAM,
     columns=COLUMNS,
     description=(
         "Every candidate goal of seeds/candidate_goal_grid.csv (activity pattern x window x threshold rule), its"
@@ -92,11 +86,37 @@ COLUMNS = {
         "two_by_two_adds_up",
     ],
 )
-def entrypoint(evaluator: MacroEvaluator) -> exp.Expression | None:
-    return ibis_model_sql(evaluator, candidate_goal_counts, UPSTREAM)
+def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
+    return ibis_sql(evaluator, candidate_goal_counts())
 
 
-def candidate_goal_counts(grid: ibis.Table, activity: ibis.Table, organizations: ibis.Table) -> ibis.Table:
+def candidate_goal_counts() -> ibis.Table:
+    grid = ibis.table(
+        {
+            "dimension": "string",
+            "value": "string",
+            "window_start_day": "int32",
+            "window_end_day": "int32",
+            "threshold_percentile": "float64",
+            "fixed_threshold": "float64",
+        },
+        name="candidate_goal_grid",
+        database="staging",
+    )
+    activity = ibis.table(
+        {"organization_id": "string", "activity_name": "string", "trial_day": "int32", "event_count": "int64"},
+        name="org_daily_activity",
+        database="intermediate",
+    )
+    # The organizations of the marts (marts.trial_activation has one row per organization of this
+    # model), read here rather than from the mart: a goal edited in the seed then leaves the search as
+    # it is, instead of repeating it in every dev environment that tries a threshold.
+    organizations = ibis.table(
+        {"organization_id": "string", "trial_start": "timestamp", "converted": "boolean", "converted_at": "timestamp"},
+        name="trial_organizations",
+        database="intermediate",
+    )
+
     # The activity patterns: the grid's own, plus each activity and each family when the grid asks.
     pattern_rows = grid.filter(grid.dimension == "activity_pattern")
     # An activity's name is matched as itself: its %, _ and escape characters are escaped (an activity

@@ -1,8 +1,7 @@
 """intermediate.goal_thresholds: the threshold of each goal, derived from the data (one row per goal).
 
-An Ibis expression over unbound tables named after the upstream models, with their columns and types
-as SQLMesh knows them (trial_activation.modeling.engine.upstream_table), compiled to SQL with Ibis's own
-compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
+An Ibis expression over unbound tables named after the upstream models, compiled to SQL with Ibis's
+own compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
 and runs the query inside the engine; the model never opens a connection of its own.
 
 The percentile (trial_activation/modeling/thresholds.py, shared with the candidate goals of
@@ -17,11 +16,9 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.modeling.engine import ibis_model_sql
+from trial_activation.modeling.engine import ibis_sql
 from trial_activation.modeling.thresholds import continuous_percentile
 
-# The upstream models, in the order goal_thresholds() takes their tables (columns and types from each).
-UPSTREAM = ("staging.activation_goals", "intermediate.org_goal_metrics")
 
 COLUMNS = {
     "goal_id": "TEXT",
@@ -41,7 +38,6 @@ COLUMNS = {
     is_sql=True,
     kind="FULL",
     grain="goal_id",
-    depends_on=UPSTREAM,
     columns=COLUMNS,
     description="Threshold of each trial goal, derived from the data: one row per goal.",
     column_descriptions={
@@ -61,11 +57,29 @@ COLUMNS = {
         "goals_have_threshold",
     ],
 )
-def entrypoint(evaluator: MacroEvaluator) -> exp.Expression | None:
-    return ibis_model_sql(evaluator, goal_thresholds, UPSTREAM)
+def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
+    return ibis_sql(evaluator, goal_thresholds())
 
 
-def goal_thresholds(goals: ibis.Table, metrics: ibis.Table) -> ibis.Table:
+def goal_thresholds() -> ibis.Table:
+    goals = ibis.table(
+        {
+            "goal_id": "string",
+            "goal_kind": "string",
+            "threshold_percentile": "float64",
+            "fixed_threshold": "float64",
+            "threshold_floor": "float64",
+            "baseline_ratio": "float64",
+        },
+        name="activation_goals",
+        database="staging",
+    )
+    metrics = ibis.table(
+        {"organization_id": "string", "goal_id": "string", "converted": "boolean", "metric_value": "int64"},
+        name="org_goal_metrics",
+        database="intermediate",
+    )
+
     converted = metrics.filter(metrics.converted)
     requests = goals.select("goal_id", "threshold_percentile").join(
         converted.group_by("goal_id").aggregate(value_count=converted.count()), "goal_id"
