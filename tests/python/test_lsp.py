@@ -140,6 +140,19 @@ def position_of(text: str, needle: str) -> tuple[int, int]:
     raise AssertionError(f"{needle!r} not in the text")
 
 
+def upstream_in_model(project: Path) -> tuple[int, int]:
+    """(line, character) where the opened model names UPSTREAM after FROM: where the editor's cursor goes."""
+    line, start = position_of((project / MODEL_FILE).read_text(), f"FROM {UPSTREAM}")
+    return line, start + len("FROM ")
+
+
+def request_on_upstream(client: LspClient, project: Path, method: str, offset: int, **params) -> object:
+    """The answer to `method` with the cursor `offset` characters into the opened model's UPSTREAM."""
+    line, start = upstream_in_model(project)
+    position = {"line": line, "character": start + offset}
+    return client.request(method, {"textDocument": {"uri": (project / MODEL_FILE).as_uri()}, "position": position, **params})
+
+
 def span(line: int, start: int, length: int) -> dict:
     return {"start": {"line": line, "character": start}, "end": {"line": line, "character": start + length}}
 
@@ -199,13 +212,8 @@ def test_initialize_loads_the_project(editor):
 
 def test_hover_on_a_model_shows_its_description_and_columns(editor):
     client, project, *_ = editor
-    text = (project / MODEL_FILE).read_text()
-    line, start = position_of(text, f"FROM {UPSTREAM}")
-    start += len("FROM ")
-    hover = client.request(
-        "textDocument/hover",
-        {"textDocument": {"uri": (project / MODEL_FILE).as_uri()}, "position": {"line": line, "character": start + 8}},
-    )
+    line, start = upstream_in_model(project)
+    hover = request_on_upstream(client, project, "textDocument/hover", 8)
     assert hover is not None, f"no hover on {UPSTREAM}"
     assert hover["range"] == span(line, start, len(UPSTREAM))
     assert hover["contents"]["kind"] == "markdown"
@@ -220,13 +228,8 @@ def test_hover_on_a_model_shows_its_description_and_columns(editor):
 
 def test_go_to_definition_opens_the_upstream_model_file(editor):
     client, project, *_ = editor
-    text = (project / MODEL_FILE).read_text()
-    line, start = position_of(text, f"FROM {UPSTREAM}")
-    start += len("FROM ")
-    links = client.request(
-        "textDocument/definition",
-        {"textDocument": {"uri": (project / MODEL_FILE).as_uri()}, "position": {"line": line, "character": start + 3}},
-    )
+    line, start = upstream_in_model(project)
+    links = request_on_upstream(client, project, "textDocument/definition", 3)
     assert len(links) == 1, links
     (link,) = links
     assert path_of(link["targetUri"]) == (project / UPSTREAM_FILE).resolve()
@@ -236,16 +239,7 @@ def test_go_to_definition_opens_the_upstream_model_file(editor):
 
 def test_find_references_lists_every_model_that_reads_it(editor):
     client, project, *_ = editor
-    text = (project / MODEL_FILE).read_text()
-    line, start = position_of(text, f"FROM {UPSTREAM}")
-    locations = client.request(
-        "textDocument/references",
-        {
-            "textDocument": {"uri": (project / MODEL_FILE).as_uri()},
-            "position": {"line": line, "character": start + len("FROM ") + 1},
-            "context": {"includeDeclaration": True},
-        },
-    )
+    locations = request_on_upstream(client, project, "textDocument/references", 1, context={"includeDeclaration": True})
     found = {(path_of(loc["uri"]), loc["range"]["start"]["line"], loc["range"]["start"]["character"]) for loc in locations}
     # Every FROM / JOIN of the model in a SQL model, and its own file (the declaration, at its top).
     expected = {((project / UPSTREAM_FILE).resolve(), 0, 0)}
