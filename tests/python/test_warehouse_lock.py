@@ -155,16 +155,23 @@ def test_build_beside_a_reader_says_so_in_one_line(built):
     assert "Traceback" not in result.stderr
 
 
+def _waits_for(holder, command: str, built) -> tuple[subprocess.Popen, str, str, str]:
+    """`command --wait 300` started beside `holder`; the holder is released only once the command has
+    said it waits (its first stderr line) and is still running. (process, that line, stdout, stderr)."""
+    process = subprocess.Popen([*CLI, command, "--wait", "300", *_options(built)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = process.stderr.readline()
+    assert process.poll() is None, f"{command} ended instead of waiting"
+    holder.release()
+    out, err = process.communicate(timeout=600)
+    return process, waiting, out, err
+
+
 def test_build_waits_for_a_reader_to_close_then_builds(built):
     """The build meets the reader's lock, says it waits (naming the PID); the reader closes only after
     that line; the build then gets the warehouse and finishes."""
     _, warehouse, _, dev_output = built
     with Holder(warehouse, read_only=True) as reader:
-        build = subprocess.Popen([*CLI, "build", "--wait", "300", *_options(built)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        waiting = build.stderr.readline()
-        assert build.poll() is None, "the build ended instead of waiting"
-        reader.release()
-        out, err = build.communicate(timeout=600)
+        build, waiting, out, err = _waits_for(reader, "build", built)
 
     assert waiting.startswith(f"trial-activation build: the warehouse {warehouse} is held by PID {reader.pid}: ")
     assert waiting.rstrip().endswith("waiting up to 300 s")
@@ -244,11 +251,7 @@ def test_a_read_command_waits_for_a_writer_to_finish(built):
     once the writer (released only after that line) has closed."""
     _, warehouse, *_ = built
     with Holder(warehouse, read_only=False) as writer:
-        summary = subprocess.Popen([*CLI, "summary", "--wait", "300", *_options(built)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        waiting = summary.stderr.readline()
-        assert summary.poll() is None, "summary ended instead of waiting"
-        writer.release()
-        out, err = summary.communicate(timeout=600)
+        summary, waiting, out, err = _waits_for(writer, "summary", built)
 
     assert waiting.startswith(f"trial-activation summary: the warehouse {warehouse} is held by PID {writer.pid}: ")
     assert summary.returncode == 0, err
