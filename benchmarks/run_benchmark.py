@@ -154,7 +154,7 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
         daily = timed([PYTHON, str(BENCH / "daily_run.py"), day, _day_after(day)], cwd=project, env=env)
         info["daily_run"].append(daily)
         processed = {m: d for m, d, _ in daily["models"]}
-        for model in ("staging.trial_events", "intermediate.org_daily_activity"):
+        for model in ("staging.trial_events", "intermediate.org_days"):
             assert processed.get(model, "").startswith(f"insert {day} - {day}"), (model, processed.get(model))
         (inputs / next_day.name).symlink_to(next_day.resolve())
         info["next_daily_run"].append(

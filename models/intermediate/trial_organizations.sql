@@ -2,7 +2,7 @@
    The organization-level columns repeat on every event row; when an organization's rows disagree,
    the organization is kept, flagged has_conflicting_attributes, and resolved to its earliest
    trial_start, latest trial_end and earliest conversion. Rebuilt from the per-day summaries of
-   intermediate.trial_organization_days (a few rows per organization), not from the events. */
+   intermediate.org_days (a few rows per organization), not from the events. */
 MODEL (
   name intermediate.trial_organizations,
   kind FULL,
@@ -39,7 +39,7 @@ WITH organizations AS (
     SUM(event_count)::BIGINT AS event_count,
     MIN(first_event_at) AS first_event_at,
     MAX(last_event_at) AS last_event_at
-  FROM intermediate.trial_organization_days
+  FROM intermediate.org_days
   GROUP BY
     organization_id
 )

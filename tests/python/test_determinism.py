@@ -118,9 +118,9 @@ def test_first_build_crashed_at_each_model_boundary_reruns_to_identical_marts(re
 
 
 def test_replan_crashed_at_each_model_boundary_reruns_to_identical_marts(reference, project_copy, make_context):
-    """A goal edit planned into prod, crashed after each model it recomputes (goal_completions among them)."""
+    """A goal edit planned into prod, crashed after each model it recomputes (the goal engine among them)."""
     models, expected = reference["replan"]
-    assert "intermediate.goal_completions" in models
+    assert "intermediate.window_metrics" in models
     context = make_context()
     build(context, **FAST)
     edit_goal(project_copy / "seeds" / "activation_goals.csv", "week_1_activity", threshold_percentile=60)

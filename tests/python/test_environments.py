@@ -34,9 +34,11 @@ from trial_activation.compare import compare_environments, format_comparison
 EVENTS = events_path()
 # The models a goal change may recompute: the seed, the threshold model and what reads them.
 GOAL_DOWNSTREAM = {
+    "intermediate.goal_windows",
+    "intermediate.window_metrics",
+    "intermediate.window_thresholds",
     "intermediate.org_goal_metrics",
     "intermediate.goal_thresholds",
-    "intermediate.goal_threshold_history",
     "intermediate.goal_completions",
     "marts.trial_goals",
     "marts.trial_activation",
@@ -216,19 +218,19 @@ def test_ibis_model_edit_rebuilds_thresholds_and_downstream_only(shared_project,
     prod_before = read_marts(context, "prod")
     prod_tables_before = physical_tables(context, "prod")
 
-    # A code change that does not change the result: GREATEST's arguments swap places.
-    model_file = project_copy / "models" / "intermediate" / "goal_thresholds.py"
+    # A code change that does not change the result: the two measures are unioned in the other order.
+    model_file = project_copy / "models" / "intermediate" / "window_thresholds.py"
     code = model_file.read_text(encoding="utf-8")
-    old = "ibis.greatest(joined.threshold_floor, base_value)"
-    assert code.count(old) == 1, "goal_thresholds.py changed: update this test's edit"
-    model_file.write_text(code.replace(old, "ibis.greatest(base_value, joined.threshold_floor)"), encoding="utf-8")
+    old = 'for measure in ("events", "active_days")'
+    assert code.count(old) == 1, "window_thresholds.py changed: update this test's edit"
+    model_file.write_text(code.replace(old, 'for measure in ("active_days", "events")'), encoding="utf-8")
     context.load()
 
     dev_plan = plan(context, "dev")
-    expected_rebuilt = {"intermediate.goal_thresholds"} | downstream_of(context, "intermediate.goal_thresholds")
+    expected_rebuilt = {"intermediate.window_thresholds"} | downstream_of(context, "intermediate.window_thresholds")
     assert {"intermediate.goal_thresholds", "marts.trial_goals", "marts.trial_activation"} <= expected_rebuilt
-    assert "intermediate.org_goal_metrics" not in expected_rebuilt
-    assert directly_modified(dev_plan) == {"intermediate.goal_thresholds"}
+    assert "intermediate.window_metrics" not in expected_rebuilt
+    assert directly_modified(dev_plan) == {"intermediate.window_thresholds"}
     assert backfilled_models(dev_plan) == expected_rebuilt
     assert apply_computing(context, dev_plan) == expected_rebuilt
 

@@ -177,7 +177,7 @@ def test_goal_patterns_stay_like_patterns(hostile):
         "SELECT COUNT(*) AS n FROM marts.trial_goals WHERE goal_id = 'week_1_activity' AND metric_value > 0"
     ).n[0]
     active = context.fetchdf(
-        "SELECT COUNT(DISTINCT organization_id) AS n FROM intermediate.org_daily_activity WHERE trial_day BETWEEN 0 AND 6"
+        "SELECT COUNT(DISTINCT organization_id) AS n FROM intermediate.org_days WHERE in_trial_events > 0 AND trial_day BETWEEN 0 AND 6"
     ).n[0]
     assert events == active > 0
 

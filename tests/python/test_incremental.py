@@ -25,24 +25,22 @@ from trial_activation.testing import copy_project
 INCREMENTAL_MODELS = (
     "staging.trial_events",
     "staging.trial_events_quarantine_dated",
-    "intermediate.trial_organization_days",
-    "intermediate.org_daily_activity",
+    "intermediate.org_days",
 )
 ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
-# Incremental by organization: a run merges in the organizations with events in its interval.
-ORGANIZATION_MODELS = (
-    "intermediate.org_goal_metrics",
-    "intermediate.goal_completions",
-)
-# Rebuilt by every run.
+# Rebuilt by every run: the goal engine and what reads it.
 FULL_MODELS = (
     "staging.trial_events_quarantine",
     "intermediate.trial_organizations",
+    "intermediate.goal_windows",
+    "intermediate.window_metrics",
+    "intermediate.window_thresholds",
+    "intermediate.goal_thresholds",
+    "intermediate.org_goal_metrics",
+    "intermediate.goal_completions",
     "marts.trial_goals",
     "marts.trial_activation",
 )
-# Stamps each run's goal thresholds with the interval's last day (goal_completions reads the previous one).
-HISTORY_MODEL = "intermediate.goal_threshold_history"
 BUILD_OPTIONS = {"skip_tests": True, "skip_linter": True}  # unit tests and lint are checked elsewhere
 
 
@@ -102,10 +100,9 @@ def full_build(daily_log, tmp_path_factory):
     ids=["late-day-thresholds-stay", "busy-day-thresholds-move"],
 )
 def test_daily_run_processes_only_the_new_day(daily_log, tmp_path, day_share, threshold_moves):
-    """A daily run loads the new day and merges in the organizations it touched; their goal
-    completions are re-evaluated only where the day can have changed them, except on a day that moves
-    a percentile threshold, when every organization's completion of that goal is (intermediate.
-    goal_completions): the marts equal a full build on the same days only if both paths are right."""
+    """A daily run loads only the new day into the incremental models and rebuilds the goal engine
+    from them, on a day that leaves the percentile thresholds where they were and on one that moves
+    them: the marts equal a full build on the same days."""
     root, _, _ = daily_log
     all_days = sorted((root / "days").glob("event_date=*"))
     days = all_days[: int(len(all_days) * day_share) + 1]
@@ -124,7 +121,7 @@ def test_daily_run_processes_only_the_new_day(daily_log, tmp_path, day_share, th
     with newly_computed(context, context.state_reader.get_environment("prod").snapshots) as computed:
         context.run(end=new_day, execution_time=day_end)  # the run just after midnight
 
-    for model in INCREMENTAL_MODELS + ORGANIZATION_MODELS + (HISTORY_MODEL,):
+    for model in INCREMENTAL_MODELS:
         assert computed.get(model) == [(day_start, day_end)], model
     assert set(FULL_MODELS) <= set(computed)
     assert (not context.fetchdf(thresholds).equals(thresholds_before)) == threshold_moves
@@ -174,9 +171,7 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     assert not context.audit(**loaded_days)
 
     # The documented path: restate the affected day of staging.trial_events. SQLMesh restates the
-    # same interval of every downstream incremental-by-time model, and rebuilds the downstream
-    # incremental-by-organization models (it restates INCREMENTAL_BY_UNIQUE_KEY models in full) and
-    # the FULL ones.
+    # same interval of every downstream incremental-by-time model, and rebuilds the FULL ones.
     restatement = context.plan(
         "prod", restate_models=["staging.trial_events"], start=day, end=day, execution_time=run_clock,
         auto_apply=False, no_prompts=True, **BUILD_OPTIONS,
@@ -187,13 +182,9 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
         assert planned.get(model) == [(day_start, day_start + dt.timedelta(days=1))], model
     # staging.trial_events_quarantine reads the raw rows (through the dated quarantine), not staging.trial_events.
     downstream_full = set(FULL_MODELS) - {"staging.trial_events_quarantine"}
-    assert downstream_full | set(ORGANIZATION_MODELS) <= set(planned)
+    assert downstream_full <= set(planned)
     context.apply(restatement)
     assert context.audit(**loaded_days)  # every raw row accounted for again
-    # The threshold history is rebuilt with the marts (unique-key models restate in full): its only
-    # rows are the thresholds the rebuilt marts used, which the next daily run compares with.
-    history = context.fetchdf(f"SELECT goal_id, threshold FROM {HISTORY_MODEL} ORDER BY goal_id")
-    assert history.equals(context.fetchdf("SELECT goal_id, threshold FROM intermediate.goal_thresholds ORDER BY goal_id"))
     after = _marts(context)
     with pytest.raises(AssertionError):
         _assert_same_marts(after, before)  # the late events did change the marts

@@ -1,0 +1,47 @@
+/* The threshold of each trial goal: one row per goal of seeds/activation_goals.csv. A goal's threshold
+   is its fixed_threshold, or its percentile of converted organizations' metric
+   (intermediate.window_thresholds), never below threshold_floor. A steadiness goal has none here:
+   each organization's own is baseline_ratio x its baseline (@organization_threshold, marts.trial_goals). */
+MODEL (
+  name intermediate.goal_thresholds,
+  kind FULL,
+  grain goal_id,
+  audits (
+    not_null(columns := (goal_id, goal_kind, threshold_floor)),
+    unique_values(columns := (
+      goal_id
+    )),
+    goals_have_threshold
+  )
+);
+
+WITH converted AS (
+  SELECT
+    COUNT(*) AS converted_org_count
+  FROM intermediate.trial_organizations
+  WHERE
+    converted
+)
+SELECT
+  g.goal_id, /* goal key from seeds/activation_goals.csv */
+  g.goal_kind, /* window_count, active_days or steadiness */
+  g.threshold_percentile, /* percentile (0-100) asked for by the goal; NULL for fixed and steadiness goals */
+  c.converted_org_count, /* converted organizations the percentile is taken over */
+  t.percentile_value, /* continuous percentile of converted organizations' metric; NULL when not a percentile goal */
+  g.fixed_threshold, /* fixed threshold asked for by the goal, if any */
+  g.threshold_floor, /* the threshold is never below this */
+  CASE
+    WHEN g.goal_kind <> 'steadiness'
+    AND NOT COALESCE(g.fixed_threshold, t.percentile_value) IS NULL
+    THEN GREATEST(g.threshold_floor, COALESCE(g.fixed_threshold, t.percentile_value))
+  END AS threshold, /* GREATEST(floor, fixed or percentile); NULL for steadiness, and for a percentile with no converted organization (the goals_have_threshold audit stops the plan) */
+  g.baseline_ratio /* steadiness: required share of the baseline window's events */
+FROM staging.activation_goals AS g
+CROSS JOIN converted AS c
+LEFT JOIN intermediate.window_thresholds AS t
+  ON t.activity_pattern = g.activity_pattern
+  AND t.window_start_day = g.window_start_day
+  AND t.window_end_day = g.window_end_day
+  AND t.threshold_percentile = g.threshold_percentile
+  AND t.measure = CASE WHEN g.goal_kind = 'active_days' THEN 'active_days' ELSE 'events' END
+  AND g.goal_kind <> 'steadiness'

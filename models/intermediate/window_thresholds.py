@@ -1,0 +1,117 @@
+"""intermediate.window_thresholds: the percentile thresholds of goals and candidate goals alike, derived
+from the data (one row per activity pattern, window, measure and percentile asked for).
+
+An Ibis expression over unbound tables named after the upstream models, compiled to SQL with Ibis's
+own compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
+and runs the query inside the engine; the model never opens a connection of its own.
+
+A percentile is asked for by a goal of the seed (its window and metric) or by a candidate of the
+search grid (each of its patterns and windows, per percentile rule), and taken over the converted
+organizations' metric from the goal engine (intermediate.window_metrics), those without matching
+events counting 0 (trial_activation/modeling/thresholds.py). A candidate equal to a goal therefore
+has exactly that goal's threshold.
+"""
+
+import ibis
+from sqlglot import exp
+from sqlmesh import model
+from sqlmesh.core.macros import MacroEvaluator
+
+from trial_activation.modeling.engine import ibis_sql
+from trial_activation.modeling.thresholds import continuous_percentile
+
+GROUP = ["activity_pattern", "window_start_day", "window_end_day", "measure"]
+COLUMNS = {
+    "activity_pattern": "TEXT",
+    "window_start_day": "INT",
+    "window_end_day": "INT",
+    "measure": "TEXT",
+    "threshold_percentile": "DOUBLE",
+    "converted_org_count": "BIGINT",
+    "percentile_value": "DOUBLE",
+}
+
+
+@model(
+    "intermediate.window_thresholds",
+    is_sql=True,
+    kind="FULL",
+    grain=[*GROUP, "threshold_percentile"],
+    columns=COLUMNS,
+    description=(
+        "Percentile thresholds of goals and candidate goals, derived from converted organizations' metrics: one row"
+        " per activity pattern, window, measure and percentile asked for."
+    ),
+    column_descriptions={
+        "activity_pattern": "SQL LIKE pattern on activity_name",
+        "window_start_day": "First trial day (0-based) of the window",
+        "window_end_day": "Last trial day (inclusive) of the window",
+        "measure": "events (matching in-trial events) or active_days (trial days with one)",
+        "threshold_percentile": "Percentile (0-100) asked for",
+        "converted_org_count": "Converted organizations the percentile is taken over",
+        "percentile_value": "Continuous percentile of their metric (inactive ones counting 0); NULL with no converted organization",
+    },
+    audits=[("not_null", {"columns": [exp.column(c) for c in (*GROUP, "threshold_percentile", "converted_org_count")]})],
+)
+def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
+    return ibis_sql(evaluator, window_thresholds())
+
+
+def window_thresholds() -> ibis.Table:
+    goals = ibis.table(
+        {
+            "goal_kind": "string",
+            "activity_pattern": "string",
+            "window_start_day": "int32",
+            "window_end_day": "int32",
+            "threshold_percentile": "float64",
+        },
+        name="activation_goals",
+        database="staging",
+    )
+    grid = ibis.table({"dimension": "string", "threshold_percentile": "float64"}, name="candidate_goal_grid", database="staging")
+    windows = ibis.table(
+        {"activity_pattern": "string", "window_start_day": "int32", "window_end_day": "int32", "is_candidate": "boolean"},
+        name="goal_windows",
+        database="intermediate",
+    )
+    metrics = ibis.table(
+        {
+            "organization_id": "string",
+            "activity_pattern": "string",
+            "window_start_day": "int32",
+            "window_end_day": "int32",
+            "events": "int64",
+            "active_days": "int64",
+        },
+        name="window_metrics",
+        database="intermediate",
+    )
+    organizations = ibis.table({"organization_id": "string", "converted": "boolean"}, name="trial_organizations", database="intermediate")
+
+    percentile_goals = goals.filter(goals.threshold_percentile.notnull() & (goals.goal_kind != "steadiness"))
+    goal_requests = percentile_goals.select(
+        "activity_pattern",
+        "window_start_day",
+        "window_end_day",
+        measure=ibis.cases((percentile_goals.goal_kind == "active_days", "active_days"), else_="events"),
+        threshold_percentile=percentile_goals.threshold_percentile,
+    )
+    candidate_windows = windows.filter(windows.is_candidate).select("activity_pattern", "window_start_day", "window_end_day")
+    percentile_rules = grid.filter((grid.dimension == "threshold") & grid.threshold_percentile.notnull())
+    candidate_requests = candidate_windows.cross_join(percentile_rules.select("threshold_percentile")).mutate(measure=ibis.literal("events"))
+    converted = organizations.filter(organizations.converted)
+    requests = ibis.union(goal_requests, candidate_requests.select(goal_requests.columns), distinct=True).cross_join(
+        converted.aggregate(converted_org_count=converted.count())
+    )
+
+    converted_metrics = metrics.join(converted.select("organization_id"), "organization_id")
+    values = ibis.union(
+        *(
+            converted_metrics.select(
+                "activity_pattern", "window_start_day", "window_end_day", measure=ibis.literal(measure), value=converted_metrics[measure]
+            )
+            for measure in ("events", "active_days")
+        )
+    )
+    return continuous_percentile(requests, values, GROUP, "value", "threshold_percentile", "converted_org_count")
