@@ -77,26 +77,33 @@ WITH windows AS (
   FROM honest_organizations
   GROUP BY
     window_label
-), honest_metrics AS MATERIALIZED (
-  /* joined on equalities first, on its own: DuckDB otherwise may join the candidates first, a blow-up */
+), metric_histogram AS (
+  /* per pattern and window, how many organizations of the honest population have each number of
+     events (and how many of them converted): the candidates' thresholds are compared with these few
+     rows, and the aggregate keeps engines from joining the candidates to every organization first */
   SELECT
     m.activity_pattern,
     w.window_label,
     m.events,
-    h.converted
+    COUNT(*) AS organizations,
+    COUNT(*) FILTER(WHERE
+      h.converted) AS converted_organizations
   FROM intermediate.window_metrics AS m
   INNER JOIN windows AS w
     ON w.window_start_day = m.window_start_day AND w.window_end_day = m.window_end_day
   INNER JOIN honest_organizations AS h
     ON h.organization_id = m.organization_id AND h.window_label = w.window_label
+  GROUP BY
+    m.activity_pattern,
+    w.window_label,
+    m.events
 ), reached AS (
   SELECT
     c.candidate_id,
-    COUNT(*) AS reached,
-    COUNT(*) FILTER(WHERE
-      m.converted) AS reached_converted
+    SUM(m.organizations)::BIGINT AS reached, /* BIGINT: a SUM is HUGEINT in DuckDB */
+    SUM(m.converted_organizations)::BIGINT AS reached_converted
   FROM candidates AS c
-  INNER JOIN honest_metrics AS m
+  INNER JOIN metric_histogram AS m
     ON m.activity_pattern = c.activity_pattern
     AND m.window_label = c.window_label
     AND m.events >= c.threshold

@@ -106,12 +106,18 @@ def window_thresholds() -> ibis.Table:
     )
 
     converted_metrics = metrics.join(converted.select("organization_id"), "organization_id")
-    values = ibis.union(
+    # Each measure's percentiles on their own, then stacked: one query over both measures' values (a
+    # UNION of the same table twice) makes Spark's optimizer produce an invalid plan.
+    return ibis.union(
         *(
-            converted_metrics.select(
-                "activity_pattern", "window_start_day", "window_end_day", measure=ibis.literal(measure), value=converted_metrics[measure]
+            continuous_percentile(
+                requests.filter(requests.measure == measure),
+                converted_metrics.select(*GROUP[:3], measure=ibis.literal(measure), value=converted_metrics[measure]),
+                GROUP,
+                "value",
+                "threshold_percentile",
+                "converted_org_count",
             )
             for measure in ("events", "active_days")
         )
     )
-    return continuous_percentile(requests, values, GROUP, "value", "threshold_percentile", "converted_org_count")
