@@ -228,7 +228,9 @@ def test_committed_sample_is_regenerated_by_the_documented_command(tmp_path, mon
 
 # A planted effect (docs/generating.md): organizations with >= 3 Scheduling.Shift.AssignmentChanged
 # events in trial days 0-6 (about a fifth of them) convert at 2 x 21%, the others at 21%.
-PLANT_ARGS = ["--plant-activity", "Scheduling.Shift.AssignmentChanged", "--plant-min-events", "3", "--plant-days", "0-6"]
+PLANT_ARGS = [
+    "--plant-activity", "Scheduling.Shift.AssignmentChanged", "--plant-min-events", "3", "--plant-days", "0-6"
+]
 PLANT_DIFFERENCE = (0.21, 0.08)  # 42% - 21%; 0.08 is 3 standard errors of the difference at 2,000 orgs
 
 

@@ -30,7 +30,10 @@ def cohens_h(p1: float, p2: float) -> float:
     return 2 * np.arcsin(np.sqrt(p1)) - 2 * np.arcsin(np.sqrt(p2))
 
 
-@pytest.mark.parametrize("n1,n2,p_base,tests", [(243, 723, 0.213, 1), (48, 837, 0.141, 1), (243, 723, 0.213, 118), (500, 500, 0.5, 1), (30, 40, 0.05, 672)])
+@pytest.mark.parametrize(
+    "n1,n2,p_base,tests",
+    [(243, 723, 0.213, 1), (48, 837, 0.141, 1), (243, 723, 0.213, 118), (500, 500, 0.5, 1), (30, 40, 0.05, 672)],
+)
 def test_minimum_detectable_difference_has_the_power_statsmodels_computes(n1, n2, p_base, tests):
     """Round trip through another statsmodels function: the returned rates, turned into Cohen's h by
     statsmodels' proportion_effectsize, have 80% power in NormalIndPower.power."""
@@ -58,7 +61,8 @@ def test_minimum_detectable_difference_matches_the_textbook_formula():
     assert minimum_detectable_difference(n1, n2, p_base) == max(increase, decrease)
     # Equal groups of 392.4 detect h = 0.2, Cohen's "small" effect (the n of his Table 6.4.1 for h = .20).
     n = 2 * ((scipy.stats.norm.ppf(0.975) + scipy.stats.norm.ppf(0.8)) / 0.2) ** 2
-    assert cohens_h(0.5 + minimum_detectable_difference(n, n, 0.5, direction="increase"), 0.5) == pytest.approx(0.2, abs=1e-5)
+    increase = minimum_detectable_difference(n, n, 0.5, direction="increase")
+    assert cohens_h(0.5 + increase, 0.5) == pytest.approx(0.2, abs=1e-5)
 
 
 def test_minimum_detectable_difference_brackets_the_issues_figures():
@@ -192,7 +196,8 @@ def test_predictability_sees_a_planted_feature_and_not_noise():
 
 def test_predictability_is_deterministic_and_undefined_without_both_classes():
     features, labels = planted(300, 5, 0.3, seed=4)
-    assert cross_validated_auc(features, labels, repeats=2, seed=7) == cross_validated_auc(features, labels, repeats=2, seed=7)
+    first = cross_validated_auc(features, labels, repeats=2, seed=7)
+    assert first == cross_validated_auc(features, labels, repeats=2, seed=7)
     assert shuffled_auc_p95(features, labels, repeats=1, permutations=5, seed=7) == shuffled_auc_p95(
         features, labels, repeats=1, permutations=5, seed=7
     )

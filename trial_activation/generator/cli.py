@@ -30,10 +30,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m trial_activation.
         f"events of the activity on trial days --plant-days convert at --plant-lift x {P_CONVERT:.0%}, the others at "
         f"{P_CONVERT:.0%}; nothing else goes with converting (lift 1: a log with nothing to find). The events are "
         "the same as without it; only CONVERTED changes")
-    plant.add_argument("--plant-activity", metavar="NAME", help="activity of the planted rule, e.g. Scheduling.Shift.AssignmentChanged")
+    plant.add_argument("--plant-activity", metavar="NAME",
+                       help="activity of the planted rule, e.g. Scheduling.Shift.AssignmentChanged")
     plant.add_argument("--plant-min-events", type=int, default=3, metavar="K", help="at least K events (default 3)")
     plant.add_argument("--plant-days", default="0-6", metavar="FIRST-LAST", help="trial days counted (default 0-6)")
-    plant.add_argument("--plant-lift", type=float, default=2.0, metavar="LIFT", help="conversion rate multiplier (default 2)")
+    plant.add_argument("--plant-lift", type=float, default=2.0, metavar="LIFT",
+                       help="conversion rate multiplier (default 2)")
     args = parser.parse_args(argv)
     planted = None
     if args.plant_activity is not None:
@@ -41,7 +43,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m trial_activation.
         if not (first_day.isdigit() and last_day.isdigit()):
             parser.error(f"--plant-days takes FIRST-LAST trial days, e.g. 0-6, not {args.plant_days!r}")
         try:
-            planted = PlantedEffect(args.plant_activity, args.plant_min_events, int(first_day), int(last_day), args.plant_lift)
+            planted = PlantedEffect(args.plant_activity, args.plant_min_events, int(first_day), int(last_day),
+                                    args.plant_lift)
         except ValueError as error:
             parser.error(str(error))
     stats = generate(args.out, args.orgs, args.seed, events=args.events, format=args.format,

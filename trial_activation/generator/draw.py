@@ -102,7 +102,13 @@ def org_ids(seed: int, start: int, n: int) -> list[str]:
 
 
 def draw_chunk(
-    seed: int, chunk: int, orgs: int, first_start: int, cohort_days: int, scale: float, plant: PlantedEffect | None = None
+    seed: int,
+    chunk: int,
+    orgs: int,
+    first_start: int,
+    cohort_days: int,
+    scale: float,
+    plant: PlantedEffect | None = None,
 ) -> Chunk:
     """Draw the `orgs` organizations of chunk number `chunk` and their unique events; trials start
     from `first_start` (epoch seconds) over `cohort_days` days, with activity volume times `scale`.
@@ -124,7 +130,9 @@ def draw_chunk(
     return Chunk(orgs=orgs, trials=trials, org=org, time=time, activity=activity, copies=copies, planted=planted)
 
 
-def planted_organizations(plant: PlantedEffect, trials: Trials, org: np.ndarray, time: np.ndarray, activity: np.ndarray) -> np.ndarray:
+def planted_organizations(
+    plant: PlantedEffect, trials: Trials, org: np.ndarray, time: np.ndarray, activity: np.ndarray
+) -> np.ndarray:
     """Per organization: meets the planted rule. Counts unique in-trial events (as the project counts
     them: duplicates collapsed, trial day = whole days since TRIAL_START, inside [TRIAL_START, TRIAL_END])."""
     start = trials.start[org]

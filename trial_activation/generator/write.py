@@ -199,7 +199,9 @@ def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events
             pending = None
             for chunk_number, first_org in enumerate(range(0, orgs, ORGS_PER_CHUNK)):
                 chunk_orgs = min(ORGS_PER_CHUNK, orgs - first_org)
-                chunk = draw_chunk(seed, chunk_number, chunk_orgs, first_start, cohort_days, events_per_org_scale, plant)
+                chunk = draw_chunk(
+                    seed, chunk_number, chunk_orgs, first_start, cohort_days, events_per_org_scale, plant
+                )
                 ids = org_ids(seed, first_org, chunk_orgs)
                 table = chunk_table(chunk, ids, seed, chunk_number, fmt == "parquet", style == "messy")
                 if pending is not None:
