@@ -81,8 +81,17 @@ def test_minimum_detectable_difference_edges():
     assert minimum_detectable_difference(5, 5, 0.02, direction="decrease") is None
     assert minimum_detectable_difference(5, 5, 0.02) is None
     assert minimum_detectable_difference(5, 5, 0.02, direction="increase") > 0.5
+    # One organization a side, corrected for 1,000 tests: not even 20% -> 100% reaches the power.
+    assert minimum_detectable_difference(1, 1, 0.2, tests=1000) is None
+    # At a base rate of 0 only a rise is possible; at 1 only a fall.
+    assert minimum_detectable_difference(3, 5, 0.0, direction="decrease") is None
+    assert minimum_detectable_difference(3, 5, 0.0, direction="increase") == pytest.approx(
+        minimum_detectable_difference(3, 5, 1.0, direction="decrease")
+    )
     with pytest.raises(ValueError):
         minimum_detectable_difference(10, 10, 0.2, direction="up")
+    with pytest.raises(ValueError):
+        minimum_detectable_difference(10, 10, 0.2, tests=0)
 
 
 # --- Kaplan-Meier -----------------------------------------------------------------------------

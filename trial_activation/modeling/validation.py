@@ -48,7 +48,7 @@ def minimum_detectable_difference(
 
     p_base is the conversion rate under no difference: pass the pooled rate of both groups, as a power
     calculation assumes. The test is the normal test of the arcsine-transformed proportions: statsmodels'
-    NormalIndPower is solved for Cohen's h (h = 2 asin sqrt(p1) - 2 asin sqrt(p2)), which is mapped back
+    NormalIndPower is solved for Cohen's h (h = 2 asin sqrt(p1) - 2 asin sqrt(p2)), mapped back
     to rates around p_base. On that scale the same h is a larger rise than fall below 0.5, so
     `direction` says which: "increase" (p_base to a higher rate), "decrease", or "either" (the
     default: the larger of the two, so that "no difference of this size either way" holds).
@@ -67,6 +67,8 @@ def minimum_detectable_difference(
         raise ValueError(f"direction must be 'either', 'increase' or 'decrease', not {direction!r}")
     if not 0 <= p_base <= 1:
         raise ValueError(f"p_base is a rate between 0 and 1, not {p_base}")
+    if tests < 1:
+        raise ValueError(f"tests counts the tests corrected for, at least 1, not {tests}")
     if n1 <= 0 or n2 <= 0:
         return None
     h = NormalIndPower().solve_power(
