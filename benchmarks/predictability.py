@@ -44,7 +44,7 @@ def week_1_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
           SELECT DISTINCT ORGANIZATION_ID, ACTIVITY_NAME, TIMESTAMP, TRIAL_START, CONVERTED, CONVERTED_AT
           FROM '{path}'
         ), week_1 AS (
-          SELECT *, date_diff('day', TRIAL_START, TIMESTAMP) AS trial_day
+          SELECT *, floor(date_diff('second', TRIAL_START, TIMESTAMP) / 86400) AS trial_day  -- as @trial_day
           FROM events
           WHERE TIMESTAMP >= TRIAL_START AND TIMESTAMP < TRIAL_START + INTERVAL 7 DAY
         )
