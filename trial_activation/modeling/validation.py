@@ -122,6 +122,11 @@ def kaplan_meier_by_group(days, is_converted, group) -> dict:
     estimated to convert, the usual case at ~21% conversion) and median_days_among_converted (the
     plain median of the observed conversions' days, which ignores censoring: descriptive only).
     The log-rank p-value is None with fewer than two groups.
+
+    For a goal, from the end of its window (trial days 0-6: landmark day 7):
+        frame = landmark_durations(trial_start, converted_at, as_of, landmark_day=7)
+        kept = frame["is_included"].to_numpy()
+        kaplan_meier_by_group(frame["days"][kept], frame["is_converted"][kept], completed[kept])
     """
     from lifelines import KaplanMeierFitter
     from lifelines.statistics import multivariate_logrank_test
@@ -332,7 +337,8 @@ def degenerate_flags(counts: pd.DataFrame) -> pd.DataFrame:
       of each identical set, in the order of `counts`, is kept: sort counts first, e.g. by
       candidate_id, for a result that does not depend on how the rows arrive); otherwise None;
     - is_tested: neither. Correct across these only (their number is the distinct candidates tested,
-      the `tests` of minimum_detectable_difference).
+      the `tests` of minimum_detectable_difference): q-values from
+      stats.benjamini_hochberg(p_value.where(flags["is_tested"])), NaN for the rest.
     """
     missing = [column for column in COUNT_COLUMNS if column not in counts.columns]
     if missing:
