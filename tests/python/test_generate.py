@@ -224,3 +224,69 @@ def test_committed_sample_is_regenerated_by_the_documented_command(tmp_path, mon
         assert fresh.read() == committed.read(), (
             "data/sample/trial_events.csv.gz differs from: python -m trial_activation.generator " + " ".join(SAMPLE_ARGS))
     assert SAMPLE.stat().st_size < 1.5e6
+
+
+# A planted effect (docs/generating.md): organizations with >= 3 Scheduling.Shift.AssignmentChanged
+# events in trial days 0-6 (about a fifth of them) convert at 2 x 21%, the others at 21%.
+PLANT_ARGS = [
+    "--plant-activity", "Scheduling.Shift.AssignmentChanged", "--plant-min-events", "3", "--plant-days", "0-6"
+]
+PLANT_DIFFERENCE = (0.21, 0.08)  # 42% - 21%; 0.08 is 3 standard errors of the difference at 2,000 orgs
+
+
+def _planted_rates(path: Path, activity: str, min_events: int, last_day: int):
+    """From the file, with pandas alone: per organization, whether it has >= min_events distinct in-trial
+    events of the activity on trial days 0..last_day, and whether it converted."""
+    import pandas as pd
+
+    raw = pd.read_csv(path, dtype=str).drop_duplicates()
+    for column in ("TIMESTAMP", "TRIAL_START", "TRIAL_END"):
+        raw[column] = pd.to_datetime(raw[column], format="ISO8601")
+    trial_day = (raw["TIMESTAMP"] - raw["TRIAL_START"]) // pd.Timedelta(days=1)
+    counted = (
+        (raw["ACTIVITY_NAME"] == activity)
+        & (raw["TIMESTAMP"] >= raw["TRIAL_START"])
+        & (raw["TIMESTAMP"] <= raw["TRIAL_END"])
+        & trial_day.between(0, last_day)
+    )
+    orgs = raw.groupby("ORGANIZATION_ID").agg(converted=("CONVERTED", lambda v: v.iloc[0].lower() == "true"))
+    orgs["events"] = counted.groupby(raw["ORGANIZATION_ID"]).sum()
+    orgs["meets"] = orgs["events"] >= min_events
+    return orgs
+
+
+def test_planted_effect_shows_in_the_generated_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--orgs", str(N_ORGS), "--seed", str(SEED), "--out", "planted.csv.gz", *PLANT_ARGS]) == 0
+    orgs = _planted_rates(tmp_path / "planted.csv.gz", "Scheduling.Shift.AssignmentChanged", 3, 6)
+    rates = orgs.groupby("meets")["converted"].mean()
+    expected, tolerance = PLANT_DIFFERENCE
+    assert 0.1 < orgs["meets"].mean() < 0.35, orgs["meets"].mean()
+    assert rates[True] - rates[False] == pytest.approx(expected, abs=tolerance), rates
+    assert rates[False] == pytest.approx(0.21, abs=0.04)
+
+    # The events are those of the log without the plant; only CONVERTED (and its timestamp) may differ.
+    stats = generate(tmp_path / "plain.csv.gz", orgs=N_ORGS, seed=SEED)
+    import pandas as pd
+
+    planted_rows, plain_rows = (
+        pd.read_csv(tmp_path / name, dtype=str)[["ORGANIZATION_ID", "ACTIVITY_NAME", "TIMESTAMP", "TRIAL_START"]]
+        for name in ("planted.csv.gz", "plain.csv.gz")
+    )
+    pd.testing.assert_frame_equal(planted_rows, plain_rows)
+    assert stats["orgs"] == len(orgs) and "planted_orgs" not in stats
+
+
+def test_planted_lift_1_leaves_nothing_to_find(tmp_path):
+    from trial_activation.generator.draw import PlantedEffect
+
+    plant = PlantedEffect("Scheduling.Shift.AssignmentChanged", min_events=3, lift=1.0)
+    stats = generate(tmp_path / "null.parquet", orgs=N_ORGS, seed=SEED, plant=plant)
+    con = duckdb.connect()
+    con.execute(f"create table raw as select * from '{tmp_path / 'null.parquet'}'")
+    # Week-1 activity no longer goes with converting (in the calibrated log converters are ~1.7x as active).
+    ratio = one(con, """select avg(n) filter (where c) / avg(n) filter (where not c) from (
+        select ORGANIZATION_ID, any_value(CONVERTED) c, count(distinct (ACTIVITY_NAME, TIMESTAMP)) n
+        from raw where TIMESTAMP < TRIAL_START + interval 7 day group by 1)""")
+    assert 0.7 < ratio < 1.3, ratio
+    assert stats["planted_orgs"] > 0 and stats["converted_orgs"] == pytest.approx(0.21 * N_ORGS, rel=0.15)

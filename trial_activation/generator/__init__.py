@@ -45,6 +45,11 @@ from its own random stream, so memory stays bounded and output depends only on t
   and adjacent to their original. ~40% of the rows are exact duplicates, ~97% of them
   Scheduling.Shift.Created, in ~28% of the orgs.
 
+* **Planted effect** (off by default; ``plant=PlantedEffect(...)``, ``--plant-*``): organizations
+  with at least k in-trial events of one activity on given trial days convert at lift x 0.21, the
+  others at 0.21; conversion is drawn again after the events from its own stream, so the events
+  are unchanged and the planted rule is the only link between activity and conversion.
+
 Styles: ``clean`` writes ``True``/``False`` and ``YYYY-MM-DD HH:MM:SS``. ``messy`` (default; the
 committed sample) spells CONVERTED as True/TRUE/true (False/FALSE/false) per org and adds a
 ``.000`` suffix to timestamps: per org for the org-level columns, per event for TIMESTAMP.
@@ -62,13 +67,16 @@ CLI::
     python -m trial_activation.generator --orgs 300 --seed 42 --out data/sample/trial_events.csv.gz
     python -m trial_activation.generator --events 10000000 --seed 1 --out /tmp/ev.parquet --style clean
     python -m trial_activation.generator --orgs 5000 --seed 1 --out /tmp/days --partition-by-day
+    python -m trial_activation.generator --orgs 2000 --seed 7 --out /tmp/planted.csv.gz \
+        --plant-activity Scheduling.Shift.AssignmentChanged --plant-min-events 3 --plant-days 0-6 --plant-lift 2
 
 Python: ``trial_activation.generator.generate(out, orgs=300, seed=42)`` (or ``events=``) returns a dict
 of counts (orgs, rows, unique_rows, duplicate_rows, converted_orgs, seconds, ...).
 """
 
 from trial_activation.generator.cli import main
+from trial_activation.generator.draw import PlantedEffect
 from trial_activation.generator.parameters import ACTIVITIES, COLUMNS
 from trial_activation.generator.write import generate
 
-__all__ = ["ACTIVITIES", "COLUMNS", "generate", "main"]
+__all__ = ["ACTIVITIES", "COLUMNS", "PlantedEffect", "generate", "main"]

@@ -50,6 +50,27 @@ from trial_activation.generator.parameters import (
 ORG_TIME_OFFSET = np.int64(1) << 36
 
 
+@dataclass(frozen=True)
+class PlantedEffect:
+    """A known link between activity and conversion, planted so that tests can check the project finds
+    it: an organization with at least `min_events` in-trial events of `activity` on trial days
+    `first_day`..`last_day` converts with probability min(1, lift x P_CONVERT), any other with
+    P_CONVERT. With lift 1 conversion is independent of all activity (a log with nothing to find)."""
+
+    activity: str
+    min_events: int = 3
+    first_day: int = 0
+    last_day: int = 6
+    lift: float = 2.0
+
+    def __post_init__(self):
+        if self.activity not in ACTIVITIES:
+            raise ValueError(f"planted activity {self.activity!r} is not one the generator draws (see ACTIVITIES)")
+        if self.min_events < 1 or not 0 <= self.first_day <= self.last_day < TRIAL_DAYS or self.lift < 0:
+            raise ValueError(f"planted effect needs min_events >= 1, 0 <= first_day <= last_day < {TRIAL_DAYS}, "
+                             f"lift >= 0: {self}")
+
+
 @dataclass
 class Trials:
     """One entry per organization of a chunk."""
@@ -72,6 +93,7 @@ class Chunk:
     time: np.ndarray  # per event: epoch seconds, strictly increasing within an organization
     activity: np.ndarray  # per event: index into ACTIVITIES (int8)
     copies: np.ndarray  # per event: how many identical rows it is written as (1: not duplicated)
+    planted: np.ndarray | None = None  # per organization, with a PlantedEffect: meets its rule
 
 
 def org_ids(seed: int, start: int, n: int) -> list[str]:
@@ -79,9 +101,18 @@ def org_ids(seed: int, start: int, n: int) -> list[str]:
     return [hashlib.md5(f"trial-org:{seed}:{i}".encode()).hexdigest() for i in range(start, start + n)]
 
 
-def draw_chunk(seed: int, chunk: int, orgs: int, first_start: int, cohort_days: int, scale: float) -> Chunk:
+def draw_chunk(
+    seed: int,
+    chunk: int,
+    orgs: int,
+    first_start: int,
+    cohort_days: int,
+    scale: float,
+    plant: PlantedEffect | None = None,
+) -> Chunk:
     """Draw the `orgs` organizations of chunk number `chunk` and their unique events; trials start
-    from `first_start` (epoch seconds) over `cohort_days` days, with activity volume times `scale`."""
+    from `first_start` (epoch seconds) over `cohort_days` days, with activity volume times `scale`.
+    With `plant`, conversion is drawn again after the events (see _plant_conversion)."""
     rng = np.random.default_rng([seed, chunk, 0])
     trials = _draw_trials(rng, orgs, first_start, cohort_days)
     daily_counts = _draw_daily_event_counts(rng, trials, scale)
@@ -92,7 +123,36 @@ def draw_chunk(seed: int, chunk: int, orgs: int, first_start: int, cohort_days: 
     org, time, activity = org[order], time[order], activity[order]
     time = _strictly_increasing_per_org(org, time)
     copies = _draw_copies(rng, org, activity, orgs)
-    return Chunk(orgs=orgs, trials=trials, org=org, time=time, activity=activity, copies=copies)
+    planted = None
+    if plant is not None:
+        planted = planted_organizations(plant, trials, org, time, activity)
+        trials.converted = _plant_conversion(np.random.default_rng([seed, chunk, 2]), plant, planted)
+    return Chunk(orgs=orgs, trials=trials, org=org, time=time, activity=activity, copies=copies, planted=planted)
+
+
+def planted_organizations(
+    plant: PlantedEffect, trials: Trials, org: np.ndarray, time: np.ndarray, activity: np.ndarray
+) -> np.ndarray:
+    """Per organization: meets the planted rule. Counts unique in-trial events (as the project counts
+    them: duplicates collapsed, trial day = whole days since TRIAL_START, inside [TRIAL_START, TRIAL_END])."""
+    start = trials.start[org]
+    trial_day = (time - start) // DAY
+    counted = (
+        (activity == ACTIVITIES.index(plant.activity))
+        & (time >= start)
+        & (time <= trials.end[org])
+        & (trial_day >= plant.first_day)
+        & (trial_day <= plant.last_day)
+    )
+    return np.bincount(org[counted], minlength=len(trials.start)) >= plant.min_events
+
+
+def _plant_conversion(rng: np.random.Generator, plant: PlantedEffect, meets: np.ndarray) -> np.ndarray:
+    """Conversion drawn again from its own stream (so every other draw, and every event, is the same as
+    without the plant): min(1, lift x P_CONVERT) for organizations meeting the rule, P_CONVERT for the
+    rest. The first draw still shaped the activity (converters' extra volume and retention), but no
+    longer marks the buyers: the planted rule is the only link. CONVERTED_AT keeps its drawn day."""
+    return rng.random(len(meets)) < np.where(meets, min(1.0, plant.lift * P_CONVERT), P_CONVERT)
 
 
 def hour_of_day_seconds(rng: np.random.Generator, n: int) -> np.ndarray:

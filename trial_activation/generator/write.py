@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from trial_activation.generator.draw import Chunk, draw_chunk, org_ids
+from trial_activation.generator.draw import Chunk, PlantedEffect, draw_chunk, org_ids
 from trial_activation.generator.parameters import (
     ACTIVITIES,
     COLUMNS,
@@ -173,11 +173,13 @@ class DayPartitionedWriter:
 def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events: int | None = None,
              format: str | None = None, start_date: str = "2024-01-01", cohort_days: int = 90,
              events_per_org_scale: float = 1.0, style: str = "messy",
-             partition_by_day: bool = False) -> dict:
+             partition_by_day: bool = False, plant: PlantedEffect | None = None) -> dict:
     """Write a synthetic trial event log to ``out``; return summary stats.
 
     Give ``orgs`` or ``events`` (approximate total raw rows incl. duplicates). ``format`` defaults
     to the one implied by the extension; ``partition_by_day`` writes a directory of Parquet files.
+    ``plant`` plants a known link between an activity and conversion (PlantedEffect; the events are
+    the same as without it, only CONVERTED changes); the stats then count ``planted_orgs``.
     """
     if (orgs is None) == (events is None):
         raise ValueError("give exactly one of orgs= or events=")
@@ -197,7 +199,9 @@ def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events
             pending = None
             for chunk_number, first_org in enumerate(range(0, orgs, ORGS_PER_CHUNK)):
                 chunk_orgs = min(ORGS_PER_CHUNK, orgs - first_org)
-                chunk = draw_chunk(seed, chunk_number, chunk_orgs, first_start, cohort_days, events_per_org_scale)
+                chunk = draw_chunk(
+                    seed, chunk_number, chunk_orgs, first_start, cohort_days, events_per_org_scale, plant
+                )
                 ids = org_ids(seed, first_org, chunk_orgs)
                 table = chunk_table(chunk, ids, seed, chunk_number, fmt == "parquet", style == "messy")
                 if pending is not None:
@@ -206,6 +210,8 @@ def generate(out: str | Path, orgs: int | None = None, seed: int = 42, *, events
                 stats["rows"] += int(chunk.copies.sum())
                 stats["unique_rows"] += len(chunk.time)
                 stats["converted_orgs"] += int(chunk.trials.converted.sum())
+                if chunk.planted is not None:
+                    stats["planted_orgs"] = stats.get("planted_orgs", 0) + int(chunk.planted.sum())
             if pending is not None:
                 pending.result()
     finally:
