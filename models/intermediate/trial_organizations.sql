@@ -2,7 +2,9 @@
    The organization-level columns repeat on every event row; when an organization's rows disagree,
    the organization is kept, flagged has_conflicting_attributes, and resolved to its earliest
    trial_start, latest trial_end and earliest conversion. Rebuilt from the per-day summaries of
-   intermediate.org_days (a few rows per organization), not from the events. */
+   intermediate.org_days (a few rows per organization), not from the events. Where the trial and the
+   outcome stand at intermediate.as_of: the trial is in_trial until trial_end; the outcome is converted,
+   not_converted once conversion_window_days have passed since trial_end, or pending until then. */
 MODEL (
   name intermediate.trial_organizations,
   kind FULL,
@@ -19,7 +21,10 @@ MODEL (
     accepted_values(
       "column" := conversion_timing,
       is_in := ('not_converted', 'before_trial', 'during_trial', 'after_trial')
-    )
+    ),
+    accepted_values("column" := trial_status, is_in := ('in_trial', 'ended')),
+    accepted_values("column" := outcome_status, is_in := ('converted', 'not_converted', 'pending')),
+    conversion_within_window
   )
 );
 
@@ -62,5 +67,15 @@ SELECT
   event_count, /* distinct staged events, in or outside the trial */
   raw_row_count, /* raw rows behind those events, exact duplicates included */
   first_event_at, /* first staged event */
-  last_event_at /* last staged event */
+  last_event_at, /* last staged event */
+  a.as_of, /* the moment the data describes (intermediate.as_of) */
+  CASE WHEN a.as_of < trial_end THEN 'in_trial' ELSE 'ended' END AS trial_status, /* in_trial while as_of < trial_end, else ended */
+  CASE
+    WHEN converted
+    THEN 'converted'
+    WHEN a.as_of >= trial_end + INTERVAL '1' DAY * @conversion_window_days
+    THEN 'not_converted'
+    ELSE 'pending'
+  END AS outcome_status /* converted; not_converted once conversion_window_days have passed since trial_end; else pending */
 FROM organizations
+CROSS JOIN intermediate.as_of AS a
