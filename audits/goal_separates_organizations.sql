@@ -12,6 +12,8 @@ SELECT
   COUNT(*) FILTER(WHERE
     is_completed) AS completed_organizations
 FROM @this_model
+WHERE
+  NOT threshold IS NULL /* a goal awaiting its threshold is warned about by goals_have_threshold */
 GROUP BY
   goal_id
 HAVING

@@ -22,6 +22,7 @@ def warn_goals_that_separate_no_one(evaluator) -> None:
     query = (
         exp.select("goal_id", completed, organizations)
         .from_(exp.to_table(evaluator.this_model, dialect=evaluator.dialect))
+        .where(exp.column("threshold").is_(exp.null()).not_())
         .group_by("goal_id")
         .having(completed.copy().isin(exp.Literal.number(0), organizations.copy()))
         .order_by("goal_id")
@@ -32,5 +33,26 @@ def warn_goals_that_separate_no_one(evaluator) -> None:
         get_console().log_warning(
             f"Goal '{goal_id}' is completed by {who} ({completed} of {organizations}): its threshold "
             f"separates no one. Check its row in seeds/activation_goals.csv and intermediate.goal_thresholds."
+        )
+    return None
+
+
+@macro()
+def warn_goals_without_threshold(evaluator) -> None:
+    """Name the goals with no threshold yet, after intermediate.goal_thresholds is built: a percentile goal
+    before any converted organization's window has closed (the non-blocking goals_have_threshold audit
+    finds them; this says which, and what happens)."""
+    if evaluator.runtime_stage not in ("creating", "evaluating"):
+        return None
+    query = (
+        exp.select("goal_id")
+        .from_(exp.to_table(evaluator.this_model, dialect=evaluator.dialect))
+        .where("goal_kind <> 'steadiness' AND threshold IS NULL")
+        .order_by("goal_id")
+    )
+    for (goal_id,) in evaluator.engine_adapter.fetchall(query):
+        get_console().log_warning(
+            f"Goal '{goal_id}' has no threshold yet: no converted organization's window has closed. Its rows are "
+            f"awaiting_threshold in marts.trial_goals and activation waits for it; it fills in on its own."
         )
     return None

@@ -3,7 +3,8 @@
    A candidate is a window_count goal an analyst could adopt as one seed row; its metric and its
    percentile threshold come from the goal engine (intermediate.window_metrics, window_thresholds), as
    the goals' do, so a candidate equal to a goal has that goal's threshold. The population is that of
-   marts.goal_conversion: organizations not converted when the window ended. */
+   marts.goal_conversion: organizations not converted when the window ended, whose outcome is known (the
+   pending ones are counted in marts.goal_conversion_counts). */
 MODEL (
   name intermediate.candidate_goal_counts,
   kind FULL,
@@ -56,7 +57,7 @@ WITH windows AS (
   WHERE
     r.dimension = 'threshold'
 ), honest_organizations AS (
-  /* per window: the organizations not converted when it ended */
+  /* per window: the organizations not converted when it ended, whose outcome is known */
   SELECT
     o.organization_id,
     o.converted,
@@ -64,9 +65,12 @@ WITH windows AS (
   FROM intermediate.trial_organizations AS o
   CROSS JOIN windows AS w
   WHERE
-    NOT o.converted
-    OR o.converted_at >= o.trial_start + INTERVAL '1' DAY * (
-      w.window_end_day + 1
+    o.outcome_status <> 'pending'
+    AND (
+      NOT o.converted
+      OR o.converted_at >= o.trial_start + INTERVAL '1' DAY * (
+        w.window_end_day + 1
+      )
     )
 ), population AS (
   SELECT

@@ -76,11 +76,14 @@ WITH evaluated AS (
     goal_kind <> 'active_days'
     AND running_events >= events_needed
     AND running_events - day_events < events_needed
-), completing_events AS (
+), day_events AS (
+  /* event kinds: the completing day's matching events, numbered in time order */
   SELECT
     c.organization_id,
     c.goal_id,
-    s.event_at AS completed_at
+    c.event_number_in_day,
+    s.event_at,
+    ROW_NUMBER() OVER (PARTITION BY c.organization_id, c.goal_id ORDER BY s.event_at) AS event_number
   FROM completing_days AS c
   INNER JOIN staging.trial_events AS s
     ON s.organization_id = c.organization_id
@@ -89,14 +92,14 @@ WITH evaluated AS (
     AND s.is_in_trial
     AND s.trial_day BETWEEN c.window_start_day AND c.window_end_day
     AND s.activity_name LIKE c.activity_pattern ESCAPE '\'
-  QUALIFY
-    ROW_NUMBER() OVER (PARTITION BY c.organization_id, c.goal_id ORDER BY s.event_at) = c.event_number_in_day
-  UNION ALL
-  /* active_days: the first matching event of the events_needed-th active trial day */
+), active_days AS (
+  /* active_days: each active trial day's first matching event, the days numbered in order */
   SELECT
     organization_id,
     goal_id,
-    MIN(first_in_trial_at) AS completed_at
+    events_needed,
+    MIN(first_in_trial_at) AS first_at,
+    ROW_NUMBER() OVER (PARTITION BY organization_id, goal_id ORDER BY trial_day) AS active_day_number
   FROM matching_days
   WHERE
     goal_kind = 'active_days'
@@ -105,11 +108,19 @@ WITH evaluated AS (
     goal_id,
     trial_day,
     events_needed
-  QUALIFY
-    ROW_NUMBER() OVER (PARTITION BY organization_id, goal_id ORDER BY trial_day) = events_needed
 )
 SELECT
   organization_id, /* the trialist organization */
   goal_id, /* goal key from seeds/activation_goals.csv */
-  completed_at /* when the event that met the threshold happened */
-FROM completing_events
+  event_at AS completed_at /* when the event that met the threshold happened */
+FROM day_events
+WHERE
+  event_number = event_number_in_day
+UNION ALL
+SELECT
+  organization_id,
+  goal_id,
+  first_at
+FROM active_days
+WHERE
+  active_day_number = events_needed

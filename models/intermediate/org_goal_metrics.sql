@@ -78,6 +78,6 @@ SELECT
   baseline_value, /* steadiness: events in the baseline window, or the fallback window when the baseline has none; NULL for other kinds */
   used_fallback_baseline, /* steadiness: the fallback window was used */
   threshold, /* what the metric must reach: the goal's threshold, or for steadiness the organization's own (ratio x baseline, at least the floor) */
-  metric_value >= threshold AS is_completed, /* the goal is met */
+  COALESCE(metric_value >= threshold, FALSE) AS is_completed, /* the goal is met (never while it has no threshold yet) */
   @events_needed(threshold) AS events_needed /* what meeting it takes in whole units: the completing event is the events_needed-th */
 FROM evaluated

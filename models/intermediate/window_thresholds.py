@@ -6,10 +6,11 @@ own compiler (is_sql=True). SQLMesh sees the dependencies, points them at each e
 and runs the query inside the engine; the model never opens a connection of its own.
 
 A percentile is asked for by a goal of the seed (its window and metric) or by a candidate of the
-search grid (each of its patterns and windows, per percentile rule), and taken over the converted
-organizations' metric from the goal engine (intermediate.window_metrics), those without matching
-events counting 0 (trial_activation/modeling/thresholds.py). A candidate equal to a goal therefore
-has exactly that goal's threshold.
+search grid (each of its patterns and windows, per percentile rule), and taken over the metric from the
+goal engine (intermediate.window_metrics) of the converted organizations whose window had closed by
+as_of (a live trial's week 4 is not yet a week-4 figure), those without matching events counting 0
+(trial_activation/modeling/thresholds.py). A candidate equal to a goal therefore has exactly that
+goal's threshold. With no such organization yet, the percentile is NULL: the goal has no threshold yet.
 """
 
 import ibis
@@ -87,7 +88,11 @@ def window_thresholds() -> ibis.Table:
         name="window_metrics",
         database="intermediate",
     )
-    organizations = ibis.table({"organization_id": "string", "converted": "boolean"}, name="trial_organizations", database="intermediate")
+    organizations = ibis.table(
+        {"organization_id": "string", "trial_start": "timestamp", "converted": "boolean", "as_of": "timestamp"},
+        name="trial_organizations",
+        database="intermediate",
+    )
 
     percentile_goals = goals.filter(goals.threshold_percentile.notnull() & (goals.goal_kind != "steadiness"))
     goal_requests = percentile_goals.select(
@@ -100,12 +105,18 @@ def window_thresholds() -> ibis.Table:
     candidate_windows = windows.filter(windows.is_candidate).select("activity_pattern", "window_start_day", "window_end_day")
     percentile_rules = grid.filter((grid.dimension == "threshold") & grid.threshold_percentile.notnull())
     candidate_requests = candidate_windows.cross_join(percentile_rules.select("threshold_percentile")).mutate(measure=ibis.literal("events"))
-    converted = organizations.filter(organizations.converted)
-    requests = ibis.union(goal_requests, candidate_requests.select(goal_requests.columns), distinct=True).cross_join(
-        converted.aggregate(converted_org_count=converted.count())
-    )
+    requests = ibis.union(goal_requests, candidate_requests.select(goal_requests.columns), distinct=True)
 
-    converted_metrics = metrics.join(converted.select("organization_id"), "organization_id")
+    # Per requested window, the converted organizations whose window had closed by as_of.
+    windows_asked = requests.select("window_start_day", "window_end_day").distinct()
+    converted = organizations.filter(organizations.converted).cross_join(windows_asked)
+    converted = converted.filter(
+        converted.trial_start + ibis.interval(days=1) * (converted.window_end_day + 1) <= converted.as_of
+    ).select("organization_id", "window_start_day", "window_end_day")
+    counts = converted.group_by(["window_start_day", "window_end_day"]).aggregate(converted_org_count=converted.count())
+    requests = requests.left_join(counts, ["window_start_day", "window_end_day"])
+    requests = requests.select(*goal_requests.columns, converted_org_count=requests.converted_org_count.fill_null(0))
+    converted_metrics = metrics.join(converted, ["organization_id", "window_start_day", "window_end_day"])
     # Each measure's percentiles on their own, then stacked: one query over both measures' values (a
     # UNION of the same table twice) makes Spark's optimizer produce an invalid plan.
     return ibis.union(

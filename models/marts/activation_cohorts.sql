@@ -1,5 +1,8 @@
 /* Activation and conversion by trial-start week: one row per ISO week of trial_start (weeks start
-   on Monday). Whether cohorts activate and convert alike, and how fast they activate. */
+   on Monday). Whether cohorts activate and convert alike, and how fast they activate. Conversion
+   rates count only organizations whose outcome is known; a cohort with outcomes still pending is
+   flagged incomplete (is_outcome_complete false) with their number, so a young cohort's low rate
+   does not read as a collapse. */
 MODEL (
   name marts.activation_cohorts,
   kind FULL,
@@ -22,7 +25,9 @@ WITH organizations AS (
   SELECT
     DATE_TRUNC('WEEK', trial_start)::DATE AS trial_start_week,
     is_activated,
+    activation_status = 'in_progress' AS is_in_progress,
     converted,
+    outcome_status <> 'pending' AS is_outcome_known,
     days_to_activation
   FROM marts.trial_activation
 )
@@ -36,15 +41,22 @@ SELECT
   COUNT(*) FILTER(WHERE
     is_activated)::DOUBLE / COUNT(*) AS activation_rate, /* activated / organizations (0-1) */
   COUNT(*) FILTER(WHERE
+    is_in_progress) AS in_progress, /* of which still on their way: no goal missed, some open */
+  COUNT(*) FILTER(WHERE
     converted) AS converted, /* of which converted */
   COUNT(*) FILTER(WHERE
-    converted)::DOUBLE / COUNT(*) AS conversion_rate, /* converted / organizations (0-1) */
+    NOT is_outcome_known) AS pending_outcomes, /* of which the outcome is not known yet (outcome_status pending) */
+  COUNT(*) FILTER(WHERE
+    NOT is_outcome_known) = 0 AS is_outcome_complete, /* every outcome of the cohort is known: its conversion rates are final */
+  COUNT(*) FILTER(WHERE
+    converted)::DOUBLE / NULLIF(COUNT(*) FILTER(WHERE
+    is_outcome_known), 0) AS conversion_rate, /* converted / organizations with a known outcome (0-1); NULL when none is known */
   COUNT(*) FILTER(WHERE
     converted AND is_activated)::DOUBLE / NULLIF(COUNT(*) FILTER(WHERE
-    is_activated), 0) AS conversion_rate_activated, /* conversion rate of the activated organizations; NULL when none */
+    is_activated AND is_outcome_known), 0) AS conversion_rate_activated, /* conversion rate of the activated organizations with a known outcome; NULL when none */
   COUNT(*) FILTER(WHERE
     converted AND NOT is_activated)::DOUBLE / NULLIF(COUNT(*) FILTER(WHERE
-    NOT is_activated), 0) AS conversion_rate_not_activated, /* conversion rate of the others; NULL when none */
+    NOT is_activated AND is_outcome_known), 0) AS conversion_rate_not_activated, /* conversion rate of the others with a known outcome; NULL when none */
   MEDIAN(days_to_activation)::DOUBLE AS median_days_to_activation /* median whole days from trial_start to activation, over the activated; NULL when none */
 FROM organizations
 GROUP BY

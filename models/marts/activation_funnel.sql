@@ -2,7 +2,8 @@
    completed goal 1, goals 1-2, ..., all goals, in the seed's goal_order (step = number of goals;
    the last step is activation). Section 'goals_completed': organizations by how many goals they
    completed, 0..n, whatever the order. Each row with its share of all organizations and its
-   conversions. */
+   conversions; the conversion rate counts organizations whose outcome is known, the pending ones are
+   counted apart. */
 MODEL (
   name marts.activation_funnel,
   kind FULL,
@@ -39,6 +40,7 @@ WITH goals AS (
   SELECT
     a.organization_id,
     a.converted,
+    a.outcome_status <> 'pending' AS is_outcome_known,
     a.goals_completed,
     COALESCE(l.leading_goals_completed, 0) AS leading_goals_completed
   FROM marts.trial_activation AS a
@@ -59,7 +61,9 @@ WITH goals AS (
     CASE WHEN g.step = 1 THEN g.goal_name ELSE '+ ' || g.goal_name END AS step_name,
     COUNT(o.organization_id) AS organizations,
     COUNT(o.organization_id) FILTER(WHERE
-      o.converted) AS converted
+      o.converted) AS converted,
+    COUNT(o.organization_id) FILTER(WHERE
+      NOT o.is_outcome_known) AS pending_outcomes
   FROM goals AS g
   LEFT JOIN organizations AS o
     ON o.leading_goals_completed >= g.step
@@ -75,7 +79,9 @@ WITH goals AS (
     b.step::TEXT || CASE WHEN b.step = 1 THEN ' goal completed' ELSE ' goals completed' END AS step_name,
     COUNT(o.organization_id) AS organizations,
     COUNT(o.organization_id) FILTER(WHERE
-      o.converted) AS converted
+      o.converted) AS converted,
+    COUNT(o.organization_id) FILTER(WHERE
+      NOT o.is_outcome_known) AS pending_outcomes
   FROM buckets AS b
   LEFT JOIN organizations AS o
     ON o.goals_completed = b.step
@@ -94,5 +100,6 @@ SELECT
     FROM marts.trial_activation
   ) AS share_of_organizations, /* organizations / all organizations (0-1) */
   s.converted, /* of which converted */
-  s.converted::DOUBLE / NULLIF(s.organizations, 0) AS conversion_rate /* converted / organizations (0-1); NULL when the step is empty */
+  s.pending_outcomes, /* of which the outcome is not known yet: left out of the conversion rate */
+  s.converted::DOUBLE / NULLIF(s.organizations - s.pending_outcomes, 0) AS conversion_rate /* converted / organizations with a known outcome (0-1); NULL when none */
 FROM steps AS s

@@ -17,7 +17,7 @@ from trial_activation.modeling.stats import compare_groups
 
 COUNTS = "marts.goal_conversion_counts"
 KEYS = ["goal_id", "goal_name", "goal_order", "population"]
-TABLE = ["organizations", "completed", "completed_converted", "not_completed", "not_completed_converted"]
+TABLE = ["organizations", "completed", "completed_converted", "not_completed", "not_completed_converted", "pending_organizations"]
 
 COLUMNS = {
     "goal_id": "TEXT",
@@ -29,6 +29,7 @@ COLUMNS = {
     "completed_converted": "BIGINT",
     "not_completed": "BIGINT",
     "not_completed_converted": "BIGINT",
+    "pending_organizations": "BIGINT",
     "conversion_rate_completed": "DOUBLE",
     "conversion_rate_completed_low": "DOUBLE",
     "conversion_rate_completed_high": "DOUBLE",
@@ -65,11 +66,12 @@ COLUMNS = {
         "goal_name": "Goal name; 'Activation (all goals)' for activation",
         "goal_order": "The goal's goal_order in the seed; activation is the last goal_order + 1",
         "population": "unconverted_at_window_end (the honest one: not converted before the window ended) or all",
-        "organizations": "Organizations in the population",
+        "organizations": "Organizations in the population whose outcome is known (converted, or not within conversion_window_days)",
         "completed": "Organizations of the population that completed the goal",
         "completed_converted": "Of which converted",
         "not_completed": "Organizations of the population that did not complete the goal",
         "not_completed_converted": "Of which converted",
+        "pending_organizations": "Organizations of the population whose outcome is not known yet: left out of every figure",
         "conversion_rate_completed": "completed_converted / completed (0-1); NULL when no organization completed",
         "conversion_rate_completed_low": "Lower bound of its 95% Wilson interval",
         "conversion_rate_completed_high": "Upper bound of its 95% Wilson interval",

@@ -4,7 +4,9 @@
    - all: every organization;
    - unconverted_at_window_end: organizations that had not converted when the goal's window ended
      (converted_at >= trial_start + window_end_day + 1 days, or never converted): a goal completed
-     after the purchase cannot have led to it. For activation, the latest window end of the goals. */
+     after the purchase cannot have led to it. For activation, the latest window end of the goals.
+   Only organizations whose outcome is known count (outcome_status converted or not_converted): one still
+   pending is neither a buyer nor a non-buyer yet, and is counted apart in pending_organizations. */
 MODEL (
   name marts.goal_conversion_counts,
   kind FULL,
@@ -20,7 +22,8 @@ MODEL (
         completed,
         completed_converted,
         not_completed,
-        not_completed_converted
+        not_completed_converted,
+        pending_organizations
       )
     ),
     unique_combination_of_columns(columns := (goal_id, population)),
@@ -60,6 +63,7 @@ WITH goals AS (
     o.goal_id,
     o.is_completed,
     a.converted,
+    a.outcome_status <> 'pending' AS is_outcome_known,
     NOT a.converted
     OR a.converted_at >= a.trial_start + (
       g.window_end_day + 1
@@ -81,15 +85,18 @@ SELECT
   g.goal_name, /* goal name; 'Activation (all goals)' for activation */
   g.goal_order, /* the goal's goal_order; activation comes last */
   p.population, /* all, or unconverted_at_window_end (not converted before the goal's window ended) */
-  COUNT(o.goal_id) AS organizations, /* organizations in the population */
   COUNT(o.goal_id) FILTER(WHERE
-    o.is_completed) AS completed, /* of which completed the goal */
+    o.is_outcome_known) AS organizations, /* organizations in the population whose outcome is known */
   COUNT(o.goal_id) FILTER(WHERE
-    o.is_completed AND o.converted) AS completed_converted, /* of which completed it and converted */
+    o.is_outcome_known AND o.is_completed) AS completed, /* of which completed the goal */
   COUNT(o.goal_id) FILTER(WHERE
-    NOT o.is_completed) AS not_completed, /* of which did not complete it */
+    o.is_outcome_known AND o.is_completed AND o.converted) AS completed_converted, /* of which completed it and converted */
   COUNT(o.goal_id) FILTER(WHERE
-    NOT o.is_completed AND o.converted) AS not_completed_converted /* of which did not complete it but converted */
+    o.is_outcome_known AND NOT o.is_completed) AS not_completed, /* of which did not complete it */
+  COUNT(o.goal_id) FILTER(WHERE
+    o.is_outcome_known AND NOT o.is_completed AND o.converted) AS not_completed_converted, /* of which did not complete it but converted */
+  COUNT(o.goal_id) FILTER(WHERE
+    NOT o.is_outcome_known) AS pending_organizations /* organizations of the population whose outcome is not known yet: left out of the table */
 FROM goals AS g
 CROSS JOIN populations AS p
 LEFT JOIN organizations AS o
