@@ -9,7 +9,7 @@ read at once, and checked whenever the view is created again: on DuckDB, by ever
 the glob matches a hidden file, the view lists the files it reads instead, leaving the hidden ones out.
 
 Each file is checked once per version of it, not on every render: what a check found is kept in the
-project's .cache/ under the file's fingerprint (size, modification and change times, inode: any
+user's cache directory under the file's fingerprint (size, modification and change times, inode: any
 write, copy or move over the file changes one of them), so a render of unchanged files stats them and
 reads no byte of them, and a changed file is checked again before the view that reads it is created.
 """
@@ -49,16 +49,13 @@ class RawFileError(ValueError):
 @macro()
 def trial_events_source(evaluator) -> exp.Expression:
     """The table function that reads the raw event log: READ_CSV or READ_PARQUET of the checked files."""
-    project = _config_directory(evaluator)
-    path = resolve_events_path(evaluator.var("trial_events_path") or "", project or os.getcwd())
+    path = resolve_events_path(evaluator.var("trial_events_path") or "", _project_root(evaluator))
     if evaluator.gateway != "local":
         # raw.trial_events is an external table on the warehouse gateways and this model is disabled
         # there, but SQLMesh still renders its query at load time: do not require the file.
         return exp.func("READ_CSV", exp.Literal.string(path), dialect="duckdb")
     files, hidden = glob_files(path)
-    # Rendered from SQLMesh's state (no model file, so no project): checked without a cache.
-    cache = os.path.join(project, ".cache", "raw_files_checked.json") if project else None
-    checked = check_raw_files(path, files, hidden, cache)
+    checked = check_raw_files(path, files, hidden, _checks_cache())
     # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB. A
     # glob that also matches hidden files gives way to the list of the files read.
     source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
@@ -138,13 +135,12 @@ def _is_gzip(file: str) -> bool:
     return file.lower().endswith(".gz")
 
 
-def _config_directory(evaluator) -> str | None:
-    """The directory of config.yaml above the model being rendered, read at render time; None when
-    the model has no file (read back from SQLMesh's state).
+def _project_root(evaluator) -> str:
+    """The directory of config.yaml above the model being rendered, read at render time.
 
     Not a module-level constant: SQLMesh serializes the globals a macro uses into the model's
     fingerprint, and the checkout's absolute path there would make a moved or second checkout see a
-    changed model.
+    changed model. When the model has no file (read back from SQLMesh's state), the working directory.
     """
     path = getattr(evaluator, "_path", None)
     directory = os.path.dirname(os.path.abspath(path)) if path else ""
@@ -152,7 +148,15 @@ def _config_directory(evaluator) -> str | None:
         if os.path.exists(os.path.join(directory, "config.yaml")):
             return directory
         directory = os.path.dirname(directory)
-    return None
+    return os.getcwd()
+
+
+def _checks_cache() -> str:
+    """The file that keeps what the checks found: in the user's cache directory ($XDG_CACHE_HOME, else
+    ~/.cache), not the project's, since a run may render the model from SQLMesh's state, which knows no
+    project. Its entries are absolute file paths with their fingerprints, true for any checkout."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "trial-activation", "checked_files.json")
 
 
 def check_raw_files(path: str, files: list, hidden: list, cache: str | None = None) -> dict:

@@ -749,14 +749,14 @@ def opens_of(path: Path, monkeypatch) -> list:
 
 
 def forget_sqlmesh_caches(project: Path) -> None:
-    """SQLMesh's own caches (rendered queries, loaded models) out of the project's .cache, as in a fresh
-    checkout: every model is rendered again when the project loads. The checked files' cache stays."""
-    for cache in (project / ".cache").iterdir():
-        if cache.is_dir():
-            shutil.rmtree(cache)
+    """SQLMesh's own caches (rendered queries, loaded models, snapshots) out of the project, as in a
+    fresh checkout: every model is rendered again when the project loads, and a run renders the raw
+    model read back from SQLMesh's state. What the checks found is kept elsewhere (the user's cache)."""
+    shutil.rmtree(project / ".cache")
 
 
 def test_a_plan_with_no_change_reads_no_input_file(make_context, project_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user_cache"))
     path = write_csv(tmp_path / "events.csv.gz", [event(), CONVERTED])
     build(make_context(events_path=path), skip_tests=True)
     forget_sqlmesh_caches(project_copy)
@@ -768,7 +768,7 @@ def test_a_plan_with_no_change_reads_no_input_file(make_context, project_copy, t
     assert opened == []
     # Not vacuous: that load rendered raw.trial_events, which checks the file when its check is not known.
     forget_sqlmesh_caches(project_copy)
-    (project_copy / ".cache" / "raw_files_checked.json").unlink()
+    (tmp_path / "user_cache" / "trial-activation" / "checked_files.json").unlink()
     assert not build(make_context(events_path=path), skip_tests=True).has_changes
     assert opened
 
@@ -805,12 +805,14 @@ def test_a_file_corrupted_after_its_check_fails_the_next_load_in_one_line(projec
 
 def test_a_daily_run_reads_no_unchanged_input_file(project_copy, tmp_path, monkeypatch):
     """A daily run creates the raw view again (on DuckDB, at every evaluation): an unchanged file is
-    not checked again, and the run loads its day."""
+    not checked again, also when the run renders the model read back from SQLMesh's state, and the run
+    loads its day."""
     path = write_csv(tmp_path / "events.csv.gz", [event(), CONVERTED, event(at="2024-02-06 10:00:00")])
     warehouse = tmp_path / "w.duckdb"
     context = open_context(project_copy, events_path=path, warehouse_path=warehouse)
     build(context, skip_tests=True, execution_time="2024-02-06")
     context.close()
+    forget_sqlmesh_caches(project_copy)  # the run then renders the raw model from SQLMesh's state
     opened = opens_of(path, monkeypatch)
 
     context = open_context(project_copy, events_path=path, warehouse_path=warehouse)
