@@ -24,11 +24,10 @@ from trial_activation.testing import copy_project
 
 INCREMENTAL_MODELS = (
     "staging.trial_events",
-    "staging.trial_events_quarantine_dated",
     "intermediate.trial_organization_days",
     "intermediate.org_daily_activity",
 )
-ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
+ACCOUNTING_MODEL = "staging.trial_events"  # carries the raw_rows_accounted_for audit
 # Incremental by organization: a run merges in the organizations with events in its interval.
 ORGANIZATION_MODELS = (
     "intermediate.org_goal_metrics",
@@ -36,7 +35,6 @@ ORGANIZATION_MODELS = (
 )
 # Rebuilt by every run.
 FULL_MODELS = (
-    "staging.trial_events_quarantine",
     "intermediate.trial_organizations",
     "marts.trial_goals",
     "marts.trial_activation",
@@ -185,9 +183,7 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     day_start = dt.datetime.combine(day, dt.time())
     for model in INCREMENTAL_MODELS:
         assert planned.get(model) == [(day_start, day_start + dt.timedelta(days=1))], model
-    # staging.trial_events_quarantine reads the raw rows (through the dated quarantine), not staging.trial_events.
-    downstream_full = set(FULL_MODELS) - {"staging.trial_events_quarantine"}
-    assert downstream_full | set(ORGANIZATION_MODELS) <= set(planned)
+    assert set(FULL_MODELS) | set(ORGANIZATION_MODELS) <= set(planned)
     context.apply(restatement)
     assert context.audit(**loaded_days)  # every raw row accounted for again
     # The threshold history is rebuilt with the marts (unique-key models restate in full): its only

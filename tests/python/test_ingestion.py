@@ -399,7 +399,7 @@ def test_every_raw_row_is_staged_or_quarantined(rows_build):
 
     assert raw_rows == len(ROWS)
     assert (staged_rows, quarantined_rows) == (len(ROWS) - len(QUARANTINED), len(QUARANTINED))
-    assert rows_build.audit(start="2024-01-01", end="2024-12-31", models=["staging.trial_events_quarantine_dated"])
+    assert rows_build.audit(start="2024-01-01", end="2024-12-31", models=["staging.trial_events"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ def test_later_start_quarantines_earlier_events_and_the_audit_catches_a_lost_row
     reasons = context.fetchdf("SELECT quarantine_reason FROM staging.trial_events_quarantine ORDER BY 1")
     assert reasons.quarantine_reason.tolist() == ["event_before_project_start", "missing_organization_id"]
     assert raw_rows_accounted(context) == (4, 2, 2)
-    audit = dict(start="2024-02-03", end="2024-12-31", models=["staging.trial_events_quarantine_dated"])
+    audit = dict(start="2024-02-03", end="2024-12-31", models=["staging.trial_events"])
     assert context.audit(**audit)
 
     staged_table = context.get_snapshot("staging.trial_events", raise_if_missing=True).table_name()
@@ -493,7 +493,7 @@ def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     build(context, skip_tests=True, execution_time=now)
 
     assert raw_rows_accounted(context) == (4, 2, 0)
-    loaded_days = dict(start="2024-01-01", models=["staging.trial_events_quarantine_dated"])
+    loaded_days = dict(start="2024-01-01", models=["staging.trial_events"])
     assert context.audit(end=(now.date() - timedelta(days=1)).isoformat(), **loaded_days)
     assert not context.audit(end=now.date().isoformat(), **loaded_days)
 
