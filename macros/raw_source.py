@@ -7,12 +7,18 @@ dot below the glob's fixed part: trial_activation/modeling/raw_files.py), so the
 which files a path names. The view keeps the glob, so a file that lands later (a late delivery) is
 read at once, and checked whenever the view is created again: on DuckDB, by every plan and run; when
 the glob matches a hidden file, the view lists the files it reads instead, leaving the hidden ones out.
+
+Each file is checked once per version of it, not on every render: what a check found is kept in the
+user's cache directory under the file's fingerprint (size, modification and change times, inode: any
+write, copy or move over the file changes one of them), so a render of unchanged files stats them and
+reads no byte of them, and a changed file is checked again before the view that reads it is created.
 """
 
 from __future__ import annotations
 
 import glob
 import gzip
+import json
 import os
 import zlib
 
@@ -32,6 +38,8 @@ EXPECTED_COLUMNS = (
 TIME_COLUMNS = ("timestamp", "converted_at", "trial_start", "trial_end")
 # Bytes read at a time when a gzipped file is checked from end to end.
 CHUNK_BYTES = 1 << 20
+# What the cache of checked files holds; a new check (or a new field) changes it, and files are checked again.
+CHECKS_VERSION = 1
 
 
 class RawFileError(ValueError):
@@ -47,17 +55,16 @@ def trial_events_source(evaluator) -> exp.Expression:
         # there, but SQLMesh still renders its query at load time: do not require the file.
         return exp.func("READ_CSV", exp.Literal.string(path), dialect="duckdb")
     files, hidden = glob_files(path)
-    headers = check_raw_files(path, files, hidden)
+    checked = check_raw_files(path, files, hidden, _checks_cache())
     # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB. A
     # glob that also matches hidden files gives way to the list of the files read.
     source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
-    parquet = [file for file in headers if _is_parquet(file)]
-    if parquet and len(parquet) < len(headers):
+    parquet = [file for file in checked if _is_parquet(file)]
+    if parquet and len(parquet) < len(checked):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
-        numeric_converted = not all(_boolean_or_text(dict(headers[file])["converted"]) for file in parquet)
-        return _read_parquet(source, list(headers), numeric_converted)
-    return _read_csv(source, headers)
+        return _read_parquet(source, list(checked), any(checked[file]["numeric_converted"] for file in parquet))
+    return _read_csv(source, {file: found["columns"] for file, found in checked.items()})
 
 
 def _read_parquet(source: str | None, files: list, numeric_converted: bool) -> exp.Expression:
@@ -92,7 +99,7 @@ def _read_csv(source: str | None, headers: dict) -> exp.Expression:
     """
     files_by_format: dict = {}
     for file, columns in headers.items():
-        key = (tuple(column for column, _ in columns), _is_gzip(file))
+        key = (tuple(columns), _is_gzip(file))
         files_by_format.setdefault(key, []).append(file)
     reads = []
     for (columns, gzipped), files in files_by_format.items():
@@ -144,38 +151,96 @@ def _project_root(evaluator) -> str:
     return os.getcwd()
 
 
-def check_raw_files(path: str, files: list, hidden: list) -> dict:
-    """Every file of `files` (those path matches, less the `hidden` ones: glob_files), with its columns
-    in file order: (name in lower case, Parquet type or None for CSV) pairs, after checking that each
-    has exactly the expected columns, can be read to its end, and that the files hold at least one row."""
+def _checks_cache() -> str:
+    """The file that keeps what the checks found: in the user's cache directory ($XDG_CACHE_HOME, else
+    ~/.cache), not the project's, since a run may render the model from SQLMesh's state, which knows no
+    project. Its entries are absolute file paths with their fingerprints, true for any checkout."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "trial-activation", "checked_files.json")
+
+
+def check_raw_files(path: str, files: list, hidden: list, cache: str | None = None) -> dict:
+    """Every file of `files` (those path matches, less the `hidden` ones: glob_files) -> what its check
+    found: its columns in file order (lower case), whether it has a row, whether its CONVERTED is a
+    Parquet number; after checking that each has exactly the expected columns and can be read to its
+    end, and that the files hold at least one row.
+
+    A file whose fingerprint is in the `cache` file (JSON) as checked is not read again; the files
+    checked now are added to it. Only files that passed are kept, so a bad file fails every time."""
     if not files:
         left_out = f" (hidden files are left out: {', '.join(hidden)})" if hidden else ""
         raise RawFileError(f"{path}: no file matches this path (TRIAL_EVENTS_PATH){left_out}")
-    headers = {}
-    rows_seen = False
+    known = _read_cache(cache)
+    checked = {}
     for file in files:
-        header, has_rows = _header(file)
-        rows_seen = rows_seen or has_rows
-        columns = [c.strip().strip('"').lower() for c, _ in header]
-        missing = [c for c in EXPECTED_COLUMNS if c not in columns]
-        extra = [c or "(empty name)" for c in columns if c not in EXPECTED_COLUMNS]
-        duplicated = sorted({c for c in columns if columns.count(c) > 1})
-        problems = [
-            f"missing column(s) {', '.join(missing)}" if missing else "",
-            f"unexpected column(s) {', '.join(extra)}" if extra else "",
-            f"repeated column(s) {', '.join(duplicated)}" if duplicated else "",
-        ]
-        if any(problems):
-            raise RawFileError(
-                f"{file}: {'; '.join(p for p in problems if p)}. "
-                f"Expected a header with exactly: {', '.join(EXPECTED_COLUMNS)} (any case)."
-            )
-        headers[file] = [(column, type_) for column, (_, type_) in zip(columns, header)]
-        _check_parquet_types(file, headers[file])
-    if not rows_seen:
+        stamp = _fingerprint(file)  # before the check: a write during it makes the next render check again
+        found = known.get(file)
+        if stamp is None or found is None or found["stamp"] != stamp:
+            found = {"stamp": stamp, **_check_file(file)}
+        checked[file] = found
+    if not any(found["has_rows"] for found in checked.values()):
         where = files[0] if len(files) == 1 else f"{path} ({len(files)} files)"
         raise RawFileError(f"{where}: no rows, only a header; an event log needs at least one event")
-    return headers
+    if any(known.get(file) != found for file, found in checked.items()):
+        # The entries of other paths stay (the unit test's fixture, another input) while their file does.
+        kept = {file: found for file, found in known.items() if file not in checked and os.path.exists(file)}
+        _write_cache(cache, {**kept, **checked})
+    return checked
+
+
+def _fingerprint(file: str) -> list | None:
+    try:
+        status = os.stat(file)
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+
+def _read_cache(cache: str | None) -> dict:
+    try:
+        with open(cache, encoding="utf-8") as handle:
+            content = json.load(handle)
+        return content["files"] if content.get("version") == CHECKS_VERSION else {}
+    except (TypeError, OSError, ValueError, KeyError, AttributeError):
+        return {}  # no cache, or one that cannot be read: every file is checked
+
+
+def _write_cache(cache: str | None, files: dict) -> None:
+    """Written whole under another name, then renamed: a reader sees the old cache or the new one."""
+    if cache is None:
+        return
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        partial = f"{cache}.{os.getpid()}"
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump({"version": CHECKS_VERSION, "files": files}, handle)
+        os.replace(partial, cache)
+    except OSError:
+        pass  # a read-only project: the files are checked again next time
+
+
+def _check_file(file: str) -> dict:
+    """What the checks of one file found (see check_raw_files); RawFileError when it cannot be loaded."""
+    header, has_rows = _header(file)
+    columns = [c.strip().strip('"').lower() for c, _ in header]
+    missing = [c for c in EXPECTED_COLUMNS if c not in columns]
+    extra = [c or "(empty name)" for c in columns if c not in EXPECTED_COLUMNS]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    problems = [
+        f"missing column(s) {', '.join(missing)}" if missing else "",
+        f"unexpected column(s) {', '.join(extra)}" if extra else "",
+        f"repeated column(s) {', '.join(duplicated)}" if duplicated else "",
+    ]
+    if any(problems):
+        raise RawFileError(
+            f"{file}: {'; '.join(p for p in problems if p)}. "
+            f"Expected a header with exactly: {', '.join(EXPECTED_COLUMNS)} (any case)."
+        )
+    types = [(column, type_) for column, (_, type_) in zip(columns, header)]
+    _check_parquet_types(file, types)
+    converted = dict(types)["converted"]
+    numeric_converted = converted is not None and not _boolean_or_text(converted)
+    return {"columns": columns, "has_rows": has_rows, "numeric_converted": numeric_converted}
 
 
 def _boolean_or_text(arrow_type) -> bool:

@@ -308,6 +308,9 @@ def describe_failure(context, failure) -> str:
     table = exp.to_table(getattr(node, "snapshot_name", None) or str(node), dialect="duckdb")
     model = f"{table.db}.{table.name}"
     audits = cause.errors if isinstance(cause, NodeAuditsErrors) else [cause] if isinstance(cause, AuditError) else []
+    raw_file = next((error for error in _chain(cause) if type(error).__name__ == "RawFileError"), None)
+    if raw_file is not None:  # macros/raw_source.py: a file checked again when the raw view was created
+        return f"{model}: {raw_file}"
     if not audits:
         # DuckDB names the file of a CSV error further down its message: keep that too.
         file = re.search(r"^\s*file = (.+)$", str(cause), re.MULTILINE)

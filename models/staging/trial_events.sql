@@ -1,9 +1,11 @@
 /* Product events of trialist organizations, typed and deduplicated: one row per distinct event.
    Exact duplicate rows of the export (all seven columns equal once typed) are collapsed into one
    row that counts them in raw_row_count. Incremental by event day: a daily run loads only the new
-   day. Rows that cannot be used are in staging.trial_events_quarantine instead.
-   The grain is unique by construction (the GROUP BY of exactly its columns, and a day's rows are
-   replaced as a whole), so it is not audited again: that audit would scan every event of every run. */
+   day. Rows that cannot be used are in staging.trial_events_quarantine instead, and the accounting
+   audit raw_rows_accounted_for checks every day loaded: its raw rows = staged (duplicates included)
+   + quarantined. The grain is unique by construction (the GROUP BY of exactly its columns, and a
+   day's rows are replaced as a whole), so it is not audited again: that audit would scan every event
+   of every run. */
 MODEL (
   name staging.trial_events,
   kind INCREMENTAL_BY_TIME_RANGE (
@@ -23,7 +25,8 @@ MODEL (
     not_null(
       columns := (organization_id, activity_name, event_at, trial_start, trial_end, converted)
     ),
-    accepted_range("column" := raw_row_count, min_v := 1)
+    accepted_range("column" := raw_row_count, min_v := 1),
+    raw_rows_accounted_for
   )
 );
 

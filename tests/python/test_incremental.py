@@ -24,13 +24,11 @@ from trial_activation.testing import copy_project
 
 INCREMENTAL_MODELS = (
     "staging.trial_events",
-    "staging.trial_events_quarantine_dated",
     "intermediate.org_days",
 )
-ACCOUNTING_MODEL = "staging.trial_events_quarantine_dated"  # carries the raw_rows_accounted_for audit
+ACCOUNTING_MODEL = "staging.trial_events"  # carries the raw_rows_accounted_for audit
 # Rebuilt by every run: the goal engine and what reads it.
 FULL_MODELS = (
-    "staging.trial_events_quarantine",
     "intermediate.trial_organizations",
     "intermediate.goal_windows",
     "intermediate.window_metrics",
@@ -180,9 +178,7 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     day_start = dt.datetime.combine(day, dt.time())
     for model in INCREMENTAL_MODELS:
         assert planned.get(model) == [(day_start, day_start + dt.timedelta(days=1))], model
-    # staging.trial_events_quarantine reads the raw rows (through the dated quarantine), not staging.trial_events.
-    downstream_full = set(FULL_MODELS) - {"staging.trial_events_quarantine"}
-    assert downstream_full <= set(planned)
+    assert set(FULL_MODELS) <= set(planned)
     context.apply(restatement)
     assert context.audit(**loaded_days)  # every raw row accounted for again
     after = _marts(context)

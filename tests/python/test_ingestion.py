@@ -14,10 +14,12 @@ each class; file-level errors fail before building anything and each get their o
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import zlib
@@ -397,7 +399,7 @@ def test_every_raw_row_is_staged_or_quarantined(rows_build):
 
     assert raw_rows == len(ROWS)
     assert (staged_rows, quarantined_rows) == (len(ROWS) - len(QUARANTINED), len(QUARANTINED))
-    assert rows_build.audit(start="2024-01-01", end="2024-12-31", models=["staging.trial_events_quarantine_dated"])
+    assert rows_build.audit(start="2024-01-01", end="2024-12-31", models=["staging.trial_events"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -462,7 +464,7 @@ def test_later_start_quarantines_earlier_events_and_the_audit_catches_a_lost_row
     reasons = context.fetchdf("SELECT quarantine_reason FROM staging.trial_events_quarantine ORDER BY 1")
     assert reasons.quarantine_reason.tolist() == ["event_before_project_start", "missing_organization_id"]
     assert raw_rows_accounted(context) == (4, 2, 2)
-    audit = dict(start="2024-02-03", end="2024-12-31", models=["staging.trial_events_quarantine_dated"])
+    audit = dict(start="2024-02-03", end="2024-12-31", models=["staging.trial_events"])
     assert context.audit(**audit)
 
     staged_table = context.get_snapshot("staging.trial_events", raise_if_missing=True).table_name()
@@ -491,7 +493,7 @@ def test_events_of_today_are_pending_not_lost(make_context, tmp_path):
     build(context, skip_tests=True, execution_time=now)
 
     assert raw_rows_accounted(context) == (4, 2, 0)
-    loaded_days = dict(start="2024-01-01", models=["staging.trial_events_quarantine_dated"])
+    loaded_days = dict(start="2024-01-01", models=["staging.trial_events"])
     assert context.audit(end=(now.date() - timedelta(days=1)).isoformat(), **loaded_days)
     assert not context.audit(end=now.date().isoformat(), **loaded_days)
 
@@ -725,3 +727,97 @@ def test_parquet_type_check_accepts_dictionary_encoded_text(make_context, tmp_pa
     pq.write_table(table, path)
 
     assert raw_rows_read(make_context(events_path=path)) == [(str(path), "org_categorical", "Scheduling.Shift.Created")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Each file is checked once per version of it: a render of unchanged files reads none of them.
+
+
+def opens_of(path: Path, monkeypatch) -> list:
+    """A list that records every open of `path` from Python in this process from now on: the checks'
+    reads (a gzipped file is decompressed through it too); DuckDB's own reader does not open files here."""
+    opened = []
+    python_open = builtins.open
+
+    def recording_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == str(path):
+            opened.append(os.fspath(file))
+        return python_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", recording_open)
+    return opened
+
+
+def forget_sqlmesh_caches(project: Path) -> None:
+    """SQLMesh's own caches (rendered queries, loaded models, snapshots) out of the project, as in a
+    fresh checkout: every model is rendered again when the project loads, and a run renders the raw
+    model read back from SQLMesh's state. What the checks found is kept elsewhere (the user's cache)."""
+    shutil.rmtree(project / ".cache")
+
+
+def test_a_plan_with_no_change_reads_no_input_file(make_context, project_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user_cache"))
+    path = write_csv(tmp_path / "events.csv.gz", [event(), CONVERTED])
+    build(make_context(events_path=path), skip_tests=True)
+    forget_sqlmesh_caches(project_copy)
+    opened = opens_of(path, monkeypatch)
+
+    plan = build(make_context(events_path=path), skip_tests=True)
+
+    assert not plan.has_changes
+    assert opened == []
+    # Not vacuous: that load rendered raw.trial_events, which checks the file when its check is not known.
+    forget_sqlmesh_caches(project_copy)
+    (tmp_path / "user_cache" / "trial-activation" / "checked_files.json").unlink()
+    assert not build(make_context(events_path=path), skip_tests=True).has_changes
+    assert opened
+
+
+def test_a_file_corrupted_after_its_check_fails_the_next_load_in_one_line(project_copy, tmp_path, monkeypatch, capsys):
+    """Changed in place with its size and modification time kept (the CRC of the gzip trailer flipped,
+    the time set back): its change time tells, the file is checked again when the next daily run
+    creates the raw view, and the run ends in one line naming the file and what to do."""
+    from trial_activation.__main__ import main
+
+    path = write_csv(tmp_path / "events.csv.gz", [event(), CONVERTED, event(at="2024-02-06 10:00:00")])
+    warehouse = tmp_path / "w.duckdb"
+    context = open_context(project_copy, events_path=path, warehouse_path=warehouse)
+    build(context, skip_tests=True, execution_time="2024-02-06")
+    context.close()
+    checked = os.stat(path)
+    content = bytearray(path.read_bytes())
+    content[-8] ^= 0xFF
+    path.write_bytes(bytes(content))
+    os.utime(path, ns=(checked.st_atime_ns, checked.st_mtime_ns))
+    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (checked.st_size, checked.st_mtime_ns)
+
+    status = main([
+        "run", "--project", str(project_copy), "--events", str(path), "--warehouse", str(warehouse),
+        "--end", "2024-02-06", "--execution-time", "2024-02-07",
+    ])
+    err = capsys.readouterr().err
+
+    assert status == 1, err
+    (error,) = [line for line in err.splitlines() if line.startswith("trial-activation run:")]  # the rest: the run's alert
+    assert error.startswith(f"trial-activation run: raw.trial_events: {path}: the compressed file is truncated or corrupt (")
+    assert error.endswith("); fetch it again")
+
+
+def test_a_daily_run_reads_no_unchanged_input_file(project_copy, tmp_path, monkeypatch):
+    """A daily run creates the raw view again (on DuckDB, at every evaluation): an unchanged file is
+    not checked again, also when the run renders the model read back from SQLMesh's state, and the run
+    loads its day."""
+    path = write_csv(tmp_path / "events.csv.gz", [event(), CONVERTED, event(at="2024-02-06 10:00:00")])
+    warehouse = tmp_path / "w.duckdb"
+    context = open_context(project_copy, events_path=path, warehouse_path=warehouse)
+    build(context, skip_tests=True, execution_time="2024-02-06")
+    context.close()
+    forget_sqlmesh_caches(project_copy)  # the run then renders the raw model from SQLMesh's state
+    opened = opens_of(path, monkeypatch)
+
+    context = open_context(project_copy, events_path=path, warehouse_path=warehouse)
+    status = context.run(end="2024-02-06", execution_time="2024-02-07")
+
+    assert not status.is_failure and not status.is_nothing_to_do
+    assert opened == []
+    assert raw_rows_accounted(context) == (3, 3, 0)
