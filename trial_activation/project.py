@@ -324,15 +324,20 @@ def _model_name(snapshot: SnapshotTableInfo) -> str:
 
 
 def activation_summary(context: Context, environment: str = "prod") -> str:
-    """A short text summary of the marts: organizations, per-goal completion, activation count and rate."""
+    """A short text summary of the marts at their as_of: organizations, each goal's statuses, activation
+    and outcomes."""
     goals = environment_table(context, "marts.trial_goals", environment)
     activation = environment_table(context, "marts.trial_activation", environment)
     totals = context.fetchdf(
         f"""
         SELECT
+          MAX(as_of) AS as_of,
           COUNT(*) AS organizations,
+          COUNT(*) FILTER (WHERE trial_status = 'in_trial') AS in_trial,
           COUNT(*) FILTER (WHERE is_activated) AS activated,
+          COUNT(*) FILTER (WHERE activation_status = 'in_progress') AS in_progress,
           COUNT(*) FILTER (WHERE converted) AS converted,
+          COUNT(*) FILTER (WHERE outcome_status = 'pending') AS pending,
           COUNT(*) FILTER (WHERE converted AND is_activated) AS converted_and_activated
         FROM {activation}
         """
@@ -342,7 +347,10 @@ def activation_summary(context: Context, environment: str = "prod") -> str:
         SELECT
           goal_id,
           MAX(threshold) FILTER (WHERE goal_kind <> 'steadiness') AS threshold,  -- one value per goal; PostgreSQL 15 has no ANY_VALUE
+          COUNT(*) FILTER (WHERE goal_status = 'awaiting_threshold') AS awaiting,
           COUNT(*) FILTER (WHERE is_completed) AS completed,
+          COUNT(*) FILTER (WHERE goal_status = 'open') AS still_open,
+          COUNT(*) FILTER (WHERE goal_status = 'missed') AS missed,
           COUNT(*) AS organizations
         FROM {goals}
         GROUP BY goal_id
@@ -350,18 +358,31 @@ def activation_summary(context: Context, environment: str = "prod") -> str:
         """
     )
     organizations = int(totals.organizations)
-    lines = [f"Trial activation ({environment}): {organizations:,} organizations"]
+    as_of = "n/a" if pd.isna(totals.as_of) else pd.Timestamp(totals.as_of).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"Trial activation ({environment}) as of {as_of}: {organizations:,} organizations, {int(totals.in_trial):,} in trial"]
     for row in per_goal.itertuples():
-        threshold = "per organization" if pd.isna(row.threshold) else f"{row.threshold:g}"
+        if row.awaiting:
+            threshold = "awaiting data"  # no converted organization's window has closed yet
+        else:
+            threshold = "per organization" if pd.isna(row.threshold) else f"{row.threshold:g}"
         lines.append(
             f"  {row.goal_id:<24} threshold {threshold:<18} completed by {row.completed:>7,}"
-            f" ({percent(row.completed, row.organizations)})"
+            f" ({percent(row.completed, row.organizations)}), open {row.still_open + row.awaiting:,}, missed {row.missed:,}"
         )
-    lines.append(f"  activated (all goals)    {int(totals.activated):,} ({percent(totals.activated, organizations)})")
+    lines.append(
+        f"  activated (all goals)    {int(totals.activated):,} ({percent(totals.activated, organizations)}),"
+        f" in progress {int(totals.in_progress):,}"
+    )
     lines.append(
         f"  activation among converted organizations: {int(totals.converted_and_activated):,} of"
-        f" {int(totals.converted):,} ({percent(totals.converted_and_activated, totals.converted)})"
+        f" {int(totals.converted):,} ({percent(totals.converted_and_activated, totals.converted)});"
+        f" outcome not known yet: {int(totals.pending):,}"
     )
+    for row in per_goal.itertuples():
+        if row.awaiting:
+            lines.append(
+                f"  {row.goal_id} has no threshold yet: no converted organization's window has closed; it fills in on its own"
+            )
     return "\n".join(lines)
 
 

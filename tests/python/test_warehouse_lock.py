@@ -255,7 +255,7 @@ def test_a_read_command_waits_for_a_writer_to_finish(built):
 
     assert waiting.startswith(f"trial-activation summary: the warehouse {warehouse} is held by PID {writer.pid}: ")
     assert summary.returncode == 0, err
-    assert out.splitlines()[1].startswith("Input (prod): ") and "Trial activation (prod): " in out
+    assert out.splitlines()[1].startswith("Input (prod): ") and "Trial activation (prod) as of " in out
 
 
 def test_a_build_beside_sqlmesh_ui_points_to_the_ui_plan_page(built):
