@@ -29,6 +29,11 @@ SELECT
     AND NOT COALESCE(g.fixed_threshold, t.percentile_value) IS NULL
     THEN GREATEST(g.threshold_floor, COALESCE(g.fixed_threshold, t.percentile_value))
   END AS threshold, /* GREATEST(floor, fixed or percentile); NULL for steadiness, and for a percentile goal with no converted organization yet (its goals are open: the goals_have_threshold audit warns) */
+  CASE
+    WHEN g.goal_kind <> 'steadiness'
+    AND NOT COALESCE(g.fixed_threshold, s.percentile_value) IS NULL
+    THEN GREATEST(g.threshold_floor, COALESCE(g.fixed_threshold, s.percentile_value))
+  END AS search_threshold, /* the same derived on the search part of the held-out split only (intermediate.cohort_split): the threshold checked on the holdout */
   g.baseline_ratio /* steadiness: required share of the baseline window's events */
 FROM staging.activation_goals AS g
 LEFT JOIN intermediate.window_thresholds AS t
@@ -37,6 +42,14 @@ LEFT JOIN intermediate.window_thresholds AS t
   AND t.window_end_day = g.window_end_day
   AND t.threshold_percentile = g.threshold_percentile
   AND t.measure = CASE WHEN g.goal_kind = 'active_days' THEN 'active_days' ELSE 'events' END
-  AND g.goal_kind <> 'steadiness';
+  AND g.goal_kind <> 'steadiness'
+  AND t.population = 'all'
+LEFT JOIN intermediate.window_thresholds AS s
+  ON s.activity_pattern = t.activity_pattern
+  AND s.window_start_day = t.window_start_day
+  AND s.window_end_day = t.window_end_day
+  AND s.threshold_percentile = t.threshold_percentile
+  AND s.measure = t.measure
+  AND s.population = 'search';
 
 @warn_goals_without_threshold() /* Names the goals that the non-blocking goals_have_threshold audit finds. */

@@ -65,10 +65,21 @@ WITH window_values AS (
 ), evaluated AS (
   SELECT
     m.*,
-    @organization_threshold(t, m) AS threshold
+    @organization_threshold(t, m) AS threshold,
+    @organization_threshold(s, m) AS search_threshold
   FROM measured AS m
   INNER JOIN intermediate.goal_thresholds AS t
     ON m.goal_id = t.goal_id
+  INNER JOIN (
+    SELECT
+      goal_id,
+      goal_kind,
+      threshold_floor,
+      baseline_ratio,
+      search_threshold AS threshold
+    FROM intermediate.goal_thresholds
+  ) AS s
+    ON m.goal_id = s.goal_id
 )
 SELECT
   organization_id, /* the trialist organization */
@@ -79,5 +90,6 @@ SELECT
   used_fallback_baseline, /* steadiness: the fallback window was used */
   threshold, /* what the metric must reach: the goal's threshold, or for steadiness the organization's own (ratio x baseline, at least the floor) */
   COALESCE(metric_value >= threshold, FALSE) AS is_completed, /* the goal is met (never while it has no threshold yet) */
-  @events_needed(threshold) AS events_needed /* what meeting it takes in whole units: the completing event is the events_needed-th */
+  @events_needed(threshold) AS events_needed, /* what meeting it takes in whole units: the completing event is the events_needed-th */
+  COALESCE(metric_value >= search_threshold, FALSE) AS is_completed_on_search_threshold /* met against the threshold derived on the search part (held-out validation: marts.goal_conversion_counts' holdout) */
 FROM evaluated

@@ -11,6 +11,8 @@ goal engine (intermediate.window_metrics) of the converted organizations whose w
 as_of (a live trial's week 4 is not yet a week-4 figure), those without matching events counting 0
 (trial_activation/modeling/thresholds.py). A candidate equal to a goal therefore has exactly that
 goal's threshold. With no such organization yet, the percentile is NULL: the goal has no threshold yet.
+Each is derived twice: over every such organization (population all: the goals' thresholds) and over the
+search part of the held-out split only (population search: the thresholds checked on the holdout).
 """
 
 import ibis
@@ -28,6 +30,7 @@ COLUMNS = {
     "window_end_day": "INT",
     "measure": "TEXT",
     "threshold_percentile": "DOUBLE",
+    "population": "TEXT",
     "converted_org_count": "BIGINT",
     "percentile_value": "DOUBLE",
 }
@@ -37,7 +40,7 @@ COLUMNS = {
     "intermediate.window_thresholds",
     is_sql=True,
     kind="FULL",
-    grain=[*GROUP, "threshold_percentile"],
+    grain=[*GROUP, "threshold_percentile", "population"],
     columns=COLUMNS,
     description=(
         "Percentile thresholds of goals and candidate goals, derived from converted organizations' metrics: one row"
@@ -49,10 +52,11 @@ COLUMNS = {
         "window_end_day": "Last trial day (inclusive) of the window",
         "measure": "events (matching in-trial events) or active_days (trial days with one)",
         "threshold_percentile": "Percentile (0-100) asked for",
+        "population": "all (every converted organization) or search (those outside the holdout: intermediate.cohort_split)",
         "converted_org_count": "Converted organizations the percentile is taken over",
         "percentile_value": "Continuous percentile of their metric (inactive ones counting 0); NULL with no converted organization",
     },
-    audits=[("not_null", {"columns": [exp.column(c) for c in (*GROUP, "threshold_percentile", "converted_org_count")]})],
+    audits=[("not_null", {"columns": [exp.column(c) for c in (*GROUP, "threshold_percentile", "population", "converted_org_count")]})],
 )
 def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
     return ibis_sql(evaluator, window_thresholds())
@@ -93,6 +97,7 @@ def window_thresholds() -> ibis.Table:
         name="trial_organizations",
         database="intermediate",
     )
+    split = ibis.table({"organization_id": "string", "is_holdout": "boolean"}, name="cohort_split", database="intermediate")
 
     percentile_goals = goals.filter(goals.threshold_percentile.notnull() & (goals.goal_kind != "steadiness"))
     goal_requests = percentile_goals.select(
@@ -112,23 +117,27 @@ def window_thresholds() -> ibis.Table:
     converted = organizations.filter(organizations.converted).cross_join(windows_asked)
     converted = converted.filter(
         converted.trial_start + ibis.interval(days=1) * (converted.window_end_day + 1) <= converted.as_of
-    ).select("organization_id", "window_start_day", "window_end_day")
-    counts = converted.group_by(["window_start_day", "window_end_day"]).aggregate(converted_org_count=converted.count())
-    requests = requests.left_join(counts, ["window_start_day", "window_end_day"])
-    requests = requests.select(*goal_requests.columns, converted_org_count=requests.converted_org_count.fill_null(0))
-    converted_metrics = metrics.join(converted, ["organization_id", "window_start_day", "window_end_day"])
-    # Each measure's percentiles on their own, then stacked: one query over both measures' values (a
-    # UNION of the same table twice) makes Spark's optimizer produce an invalid plan.
-    return ibis.union(
-        *(
-            continuous_percentile(
-                requests.filter(requests.measure == measure),
-                converted_metrics.select(*GROUP[:3], measure=ibis.literal(measure), value=converted_metrics[measure]),
-                GROUP,
-                "value",
-                "threshold_percentile",
-                "converted_org_count",
-            )
-            for measure in ("events", "active_days")
+    ).join(split, "organization_id")
+    # Each population's and measure's percentiles on their own, then stacked: one query over several
+    # sets of values (a UNION of the same table twice) makes Spark's optimizer produce an invalid plan.
+    parts = []
+    for population, members in (("all", converted), ("search", converted.filter(~converted.is_holdout))):
+        members = members.select("organization_id", "window_start_day", "window_end_day")
+        counts = members.group_by(["window_start_day", "window_end_day"]).aggregate(converted_org_count=members.count())
+        asked = requests.left_join(counts, ["window_start_day", "window_end_day"])
+        asked = asked.select(
+            *requests.columns, population=ibis.literal(population), converted_org_count=asked.converted_org_count.fill_null(0)
         )
-    )
+        values = metrics.join(members, ["organization_id", "window_start_day", "window_end_day"])
+        for measure in ("events", "active_days"):
+            parts.append(
+                continuous_percentile(
+                    asked.filter(asked.measure == measure),
+                    values.select(*GROUP[:3], measure=ibis.literal(measure), value=values[measure]),
+                    GROUP,
+                    "value",
+                    "threshold_percentile",
+                    "converted_org_count",
+                )
+            )
+    return ibis.union(*parts)

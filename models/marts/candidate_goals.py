@@ -1,9 +1,13 @@
 """marts.candidate_goals: a search over simple goals an analyst could adopt, one row per candidate goal.
 
-A Python model over intermediate.candidate_goal_counts (a few hundred rows: the engine does the
-counting over organizations), read through the engine's own connection (context.fetchdf), so it runs
-the same on DuckDB, PostgreSQL and Spark. The statistics are trial_activation/modeling/stats.py's, as in
-marts.goal_conversion, plus Benjamini-Hochberg q-values across every candidate evaluated.
+A Python model over intermediate.candidate_goal_counts (a few hundred rows per population: the engine
+does the counting over organizations), read through the engine's own connection (context.fetchdf), so
+it runs the same on DuckDB, PostgreSQL and Spark. The statistics are trial_activation/modeling/stats.py's,
+as in marts.goal_conversion, plus Benjamini-Hochberg q-values over the distinct candidates tested (a
+threshold everyone or no one meets, or a 2x2 table identical to another candidate's, tests nothing new
+and is left out of the correction), and the held-out check (trial_activation/modeling/validation.py):
+chosen on the search part, a candidate is recommended only if its interval on the holdout, with the
+search part's threshold held fixed, excludes 0 on the same side.
 """
 
 import csv
@@ -17,6 +21,7 @@ from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
 from trial_activation.modeling.stats import benjamini_hochberg, compare_groups
+from trial_activation.modeling.validation import degenerate_flags, is_recommended, minimum_detectable_difference
 
 COUNTS = "intermediate.candidate_goal_counts"
 GOALS = "staging.activation_goals"
@@ -74,6 +79,22 @@ COLUMNS = {
     "q_value": "DOUBLE",
     "is_significant": "BOOLEAN",
     "is_supported": "BOOLEAN",
+    "is_degenerate": "BOOLEAN",
+    "duplicate_of": "TEXT",
+    "distinct_candidates_tested": "BIGINT",
+    "minimum_detectable_difference": "DOUBLE",
+    "search_organizations": "BIGINT",
+    "search_threshold": "DOUBLE",
+    "search_rate_difference": "DOUBLE",
+    "search_p_value": "DOUBLE",
+    "search_q_value": "DOUBLE",
+    "holdout_organizations": "BIGINT",
+    "holdout_completed": "BIGINT",
+    "holdout_rate_difference": "DOUBLE",
+    "holdout_rate_difference_low": "DOUBLE",
+    "holdout_rate_difference_high": "DOUBLE",
+    "holdout_p_value": "DOUBLE",
+    "is_recommended": "BOOLEAN",
     "seed_row": "TEXT",
 }
 
@@ -115,13 +136,29 @@ COLUMNS = {
         "rate_difference_low": "Lower bound of the difference's 95% interval (Newcombe's hybrid score)",
         "rate_difference_high": "Upper bound of the difference's 95% interval",
         "p_value": "Two-sided Fisher exact test of the 2x2 table",
-        "q_value": "Benjamini-Hochberg adjusted p-value across every candidate of the grid (false discovery rate)",
+        "q_value": "Benjamini-Hochberg adjusted p-value across the distinct candidates tested; NULL for a degenerate one",
         "is_significant": "The difference's 95% interval excludes 0 (not corrected for the many candidates: see q_value)",
         "is_supported": "At least the candidate_min_support variable's organizations (config.yaml) on each side",
+        "is_degenerate": "Tests nothing new, so left out of the correction: everyone or no one meets its threshold, or its 2x2 table is another candidate's",
+        "duplicate_of": "The candidate whose identical 2x2 table it repeats (the first by candidate_id); NULL otherwise",
+        "distinct_candidates_tested": "Candidates of the grid neither degenerate nor duplicates: the number the correction is over",
+        "minimum_detectable_difference": "Smallest difference (fraction) these group sizes detect with 80% power at two-sided 5% corrected for the distinct candidates tested (Bonferroni); NULL when none can be",
+        "search_organizations": "Organizations of the search part (the earlier trials, intermediate.cohort_split) in the honest population",
+        "search_threshold": "The threshold derived on the search part alone (held fixed on the holdout)",
+        "search_rate_difference": "Conversion difference (completed - not) on the search part",
+        "search_p_value": "Two-sided Fisher exact test on the search part",
+        "search_q_value": "Benjamini-Hochberg q-value on the search part, across its distinct candidates tested; NULL for a degenerate one",
+        "holdout_organizations": "Organizations of the holdout (the later trials) in the honest population",
+        "holdout_completed": "Of which reached the search part's threshold",
+        "holdout_rate_difference": "Conversion difference (completed - not) on the holdout, with the search part's threshold",
+        "holdout_rate_difference_low": "Lower bound of its 95% interval (Newcombe)",
+        "holdout_rate_difference_high": "Upper bound of its 95% interval",
+        "holdout_p_value": "Two-sided Fisher exact test on the holdout",
+        "is_recommended": "Supported, significant after the correction on the search part (search_q_value < 0.05), and its holdout interval excludes 0 on the same side: worth adopting. False for all is a finding: nothing qualifies",
         "seed_row": "The line of seeds/activation_goals.csv that would adopt the candidate as a goal",
     },
     audits=[
-        ("not_null", {"columns": [exp.column(c) for c in ["candidate_id", *TABLE, "p_value", "q_value", "seed_row"]]}),
+        ("not_null", {"columns": [exp.column(c) for c in ["candidate_id", *TABLE, "p_value", "is_degenerate", "is_recommended", "seed_row"]]}),
         ("unique_values", {"columns": [exp.column("candidate_id")]}),
         ("accepted_range", {"column": exp.column("q_value"), "min_v": exp.Literal.number(0), "max_v": exp.Literal.number(1)}),
         "two_by_two_adds_up",
@@ -133,24 +170,66 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     counts_table, goals_table = (
         exp.to_table(context.resolve_table(name), dialect=context.default_dialect) for name in (COUNTS, GOALS)
     )
-    counts = context.fetchdf(exp.select(*CANDIDATE, *TABLE).from_(counts_table))
+    counts = context.fetchdf(exp.select("population", *CANDIDATE, *TABLE).from_(counts_table))
     counts.columns = [c.lower() for c in counts.columns]
     counts[TABLE] = counts[TABLE].astype("int64")
     goal_orders = context.fetchdf(exp.select("goal_order").from_(goals_table)).iloc[:, 0]
     next_goal_order = int(goal_orders.max()) + 1
 
+    result = with_figures(counts[counts.population == "all"])
+    search = with_figures(counts[counts.population == "search"]).set_index("candidate_id")
+    holdout = with_figures(counts[counts.population == "holdout"]).set_index("candidate_id")
+    result["is_supported"] = (result.completed >= min_support) & (result.not_completed >= min_support)
+    result["is_degenerate"] = ~result.is_tested
+    result["distinct_candidates_tested"] = int(result.is_tested.sum())
+    result["minimum_detectable_difference"] = [
+        minimum_detectable_difference(
+            row.completed, row.not_completed, (row.completed_converted + row.not_completed_converted) / max(row.organizations, 1),
+            tests=max(int(result.is_tested.sum()), 1),
+        )
+        for row in result.itertuples(index=False)
+    ]
+    ids = result.candidate_id
+    for name, part in (("search", search), ("holdout", holdout)):
+        result[f"{name}_organizations"] = ids.map(part.organizations).fillna(0).astype("int64")
+        result[f"{name}_rate_difference"] = ids.map(part.rate_difference)
+        result[f"{name}_p_value"] = ids.map(part.p_value)
+    result["search_threshold"] = ids.map(search.threshold)
+    result["search_q_value"] = ids.map(search.q_value)
+    result["holdout_completed"] = ids.map(holdout.completed).fillna(0).astype("int64")
+    result["holdout_rate_difference_low"] = ids.map(holdout.rate_difference_low)
+    result["holdout_rate_difference_high"] = ids.map(holdout.rate_difference_high)
+    result["is_recommended"] = is_recommended(
+        result.is_supported, result.search_q_value, result.search_rate_difference,
+        result.holdout_rate_difference_low, result.holdout_rate_difference_high,
+    )
+    result["seed_row"] = [seed_row(row, next_goal_order) for row in result.itertuples(index=False)]
+    return result[list(COLUMNS)]
+
+
+def with_figures(counts: pd.DataFrame) -> pd.DataFrame:
+    """One population's candidates, sorted by candidate_id, with marts.goal_conversion's figures, the
+    degenerate flags (is_tested, duplicate_of: the first identical table by candidate_id is kept) and
+    Benjamini-Hochberg q-values over the tested ones only (NaN for the rest)."""
+    counts = counts.sort_values("candidate_id").reset_index(drop=True)
     figures = pd.DataFrame(
         [
             compare_groups(row.completed, row.completed_converted, row.not_completed, row.not_completed_converted)
             for row in counts.itertuples(index=False)
         ],
         index=counts.index,
+        columns=list(compare_groups(0, 0, 0, 0)),  # the figures' names, also when the population is empty
     )
     result = pd.concat([counts, figures], axis=1)
-    result["q_value"] = benjamini_hochberg(result.p_value.to_numpy(dtype=float))
-    result["is_supported"] = (result.completed >= min_support) & (result.not_completed >= min_support)
-    result["seed_row"] = [seed_row(row, next_goal_order) for row in result.itertuples(index=False)]
-    return result[list(COLUMNS)]
+    flags = degenerate_flags(result.set_index("candidate_id"))
+    result["is_tested"] = flags.is_tested.to_numpy()
+    result["duplicate_of"] = flags.duplicate_of.to_numpy()
+    q_values = np.full(len(result), np.nan)
+    tested = result.is_tested.to_numpy()
+    if tested.any():
+        q_values[tested] = benjamini_hochberg(result.p_value.to_numpy(dtype=float)[tested])
+    result["q_value"] = q_values
+    return result
 
 
 def seed_row(candidate, goal_order: int) -> str:

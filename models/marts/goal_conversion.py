@@ -14,6 +14,7 @@ from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
 from trial_activation.modeling.stats import compare_groups
+from trial_activation.modeling.validation import minimum_detectable_difference
 
 COUNTS = "marts.goal_conversion_counts"
 KEYS = ["goal_id", "goal_name", "goal_order", "population"]
@@ -42,6 +43,8 @@ COLUMNS = {
     "rate_difference_high": "DOUBLE",
     "p_value": "DOUBLE",
     "is_significant": "BOOLEAN",
+    "minimum_detectable_difference": "DOUBLE",
+    "goal_auc": "DOUBLE",
 }
 
 
@@ -65,7 +68,7 @@ COLUMNS = {
         "goal_id": "Goal key from seeds/activation_goals.csv, or 'activation' for all goals completed",
         "goal_name": "Goal name; 'Activation (all goals)' for activation",
         "goal_order": "The goal's goal_order in the seed; activation is the last goal_order + 1",
-        "population": "unconverted_at_window_end (the honest one: not converted before the window ended) or all",
+        "population": "unconverted_at_window_end (the honest one: not converted before the window ended), all, or holdout (the honest one among the latest trials, intermediate.cohort_split, each goal judged against the threshold derived on the earlier trials: does it hold on new trials?)",
         "organizations": "Organizations in the population whose outcome is known (converted, or not within conversion_window_days)",
         "completed": "Organizations of the population that completed the goal",
         "completed_converted": "Of which converted",
@@ -84,6 +87,8 @@ COLUMNS = {
         "rate_difference_high": "Upper bound of the difference's 95% interval",
         "p_value": "Two-sided Fisher exact test of the 2x2 table (1 when a group is empty)",
         "is_significant": "The difference's 95% interval excludes 0 (false when it is undefined)",
+        "minimum_detectable_difference": "Smallest difference in conversion rates (a fraction) these group sizes detect with 80% power at two-sided 5%: 'no difference seen' means none this large; NULL when none can be",
+        "goal_auc": "The goal as a predictor of conversion: ROC AUC of completed (1) or not (0), (sensitivity + specificity) / 2; 0.5 is chance",
     },
     audits=[
         ("not_null", {"columns": [exp.column(c) for c in KEYS + TABLE + ["p_value", "is_significant"]]}),
@@ -103,4 +108,23 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
         for row in counts.itertuples(index=False)
     ]
     result = pd.concat([counts.reset_index(drop=True), pd.DataFrame(figures)], axis=1)
+    result["minimum_detectable_difference"] = [
+        minimum_detectable_difference(
+            row.completed, row.not_completed, (row.completed_converted + row.not_completed_converted) / max(row.organizations, 1)
+        )
+        for row in result.itertuples(index=False)
+    ]
+    result["goal_auc"] = [goal_auc(row) for row in result.itertuples(index=False)]
     return result[list(COLUMNS)]
+
+
+def goal_auc(row) -> float | None:
+    """ROC AUC of a yes/no score (completed the goal) for conversion: the mean of sensitivity (converted
+    organizations that completed it) and specificity (non-converted ones that did not); None when a class
+    is empty."""
+    converted = row.completed_converted + row.not_completed_converted
+    not_converted = row.organizations - converted
+    if converted == 0 or not_converted == 0:
+        return None
+    specificity = (row.not_completed - row.not_completed_converted) / not_converted
+    return (row.completed_converted / converted + specificity) / 2
