@@ -10,40 +10,17 @@ chosen on the search part, a candidate is recommended only if its interval on th
 search part's threshold held fixed, excludes 0 on the same side.
 """
 
-import csv
-import io
-import re
 import typing as t
 
-import numpy as np
 import pandas as pd
 from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
-from trial_activation.modeling.stats import benjamini_hochberg, compare_groups
-from trial_activation.modeling.validation import degenerate_flags, is_recommended, minimum_detectable_difference
+from trial_activation.modeling.candidates import seed_row, with_figures
+from trial_activation.modeling.validation import is_recommended, minimum_detectable_difference
 
 COUNTS = "intermediate.candidate_goal_counts"
 GOALS = "staging.activation_goals"
-# The columns of seeds/activation_goals.csv, in its order: seed_row is one line of that file.
-SEED_COLUMNS = (
-    "goal_id",
-    "goal_order",
-    "goal_name",
-    "description",
-    "goal_kind",
-    "activity_pattern",
-    "window_start_day",
-    "window_end_day",
-    "threshold_percentile",
-    "fixed_threshold",
-    "threshold_floor",
-    "baseline_ratio",
-    "baseline_start_day",
-    "baseline_end_day",
-    "fallback_start_day",
-    "fallback_end_day",
-)
 CANDIDATE = [
     "candidate_id",
     "activity_pattern",
@@ -55,47 +32,49 @@ CANDIDATE = [
     "threshold",
 ]
 TABLE = ["organizations", "completed", "completed_converted", "not_completed", "not_completed_converted"]
-FIGURES = [
-    "conversion_rate_completed",
-    "conversion_rate_not_completed",
-    "lift",
-    "rate_difference",
-    "rate_difference_low",
-    "rate_difference_high",
-    "p_value",
-]
 
+# Each column: its type and its description.
 COLUMNS = {
-    "candidate_id": "TEXT",
-    "activity_pattern": "TEXT",
-    "window_start_day": "INT",
-    "window_end_day": "INT",
-    "threshold_rule": "TEXT",
-    "threshold_percentile": "DOUBLE",
-    "fixed_threshold": "DOUBLE",
-    "threshold": "DOUBLE",
-    **{c: "BIGINT" for c in TABLE},
-    **{c: "DOUBLE" for c in FIGURES},
-    "q_value": "DOUBLE",
-    "is_significant": "BOOLEAN",
-    "is_supported": "BOOLEAN",
-    "is_degenerate": "BOOLEAN",
-    "duplicate_of": "TEXT",
-    "distinct_candidates_tested": "BIGINT",
-    "minimum_detectable_difference": "DOUBLE",
-    "search_organizations": "BIGINT",
-    "search_threshold": "DOUBLE",
-    "search_rate_difference": "DOUBLE",
-    "search_p_value": "DOUBLE",
-    "search_q_value": "DOUBLE",
-    "holdout_organizations": "BIGINT",
-    "holdout_completed": "BIGINT",
-    "holdout_rate_difference": "DOUBLE",
-    "holdout_rate_difference_low": "DOUBLE",
-    "holdout_rate_difference_high": "DOUBLE",
-    "holdout_p_value": "DOUBLE",
-    "is_recommended": "BOOLEAN",
-    "seed_row": "TEXT",
+    'candidate_id': ('TEXT', 'activity_pattern|window|threshold_rule, e.g. Scheduling.%|0-6|p75'),
+    'activity_pattern': ('TEXT', 'SQL LIKE pattern on activity_name (a backslash escapes %, _ and itself)'),
+    'window_start_day': ('INT', 'First trial day (0-based) of the counted window'),
+    'window_end_day': ('INT', 'Last trial day (inclusive) of the counted window'),
+    'threshold_rule': ('TEXT', "The grid's threshold label: at_least_1, p50, p75, p90, ..."),
+    'threshold_percentile': ('DOUBLE', "Percentile (0-100) of converted organizations' counts; NULL for fixed rules"),
+    'fixed_threshold': ('DOUBLE', 'Fixed threshold; NULL for percentile rules'),
+    'threshold': ('DOUBLE', "Events needed in the window (the goals' threshold code)"),
+    'organizations': ('BIGINT', 'Organizations not converted when the window ended (the honest population)'),
+    'completed': ('BIGINT', 'Of which reached the threshold'),
+    'completed_converted': ('BIGINT', 'Of which reached it and converted'),
+    'not_completed': ('BIGINT', 'Of which did not reach it'),
+    'not_completed_converted': ('BIGINT', 'Of which did not reach it but converted'),
+    'conversion_rate_completed': ('DOUBLE', 'completed_converted / completed (0-1); NULL when none completed'),
+    'conversion_rate_not_completed': ('DOUBLE', 'not_completed_converted / not_completed (0-1); NULL when all completed'),
+    'lift': ('DOUBLE', 'conversion_rate_completed / conversion_rate_not_completed; NULL when undefined'),
+    'rate_difference': ('DOUBLE', 'conversion_rate_completed - conversion_rate_not_completed'),
+    'rate_difference_low': ('DOUBLE', "Lower bound of the difference's 95% interval (Newcombe's hybrid score)"),
+    'rate_difference_high': ('DOUBLE', "Upper bound of the difference's 95% interval"),
+    'p_value': ('DOUBLE', 'Two-sided Fisher exact test of the 2x2 table'),
+    'q_value': ('DOUBLE', 'Benjamini-Hochberg adjusted p-value across the distinct candidates tested; NULL for a degenerate one'),
+    'is_significant': ('BOOLEAN', "The difference's 95% interval excludes 0 (not corrected for the many candidates: see q_value)"),
+    'is_supported': ('BOOLEAN', "At least the candidate_min_support variable's organizations (config.yaml) on each side"),
+    'is_degenerate': ('BOOLEAN', "Tests nothing new, so left out of the correction: everyone or no one meets its threshold, or its 2x2 table is another candidate's"),
+    'duplicate_of': ('TEXT', 'The candidate whose identical 2x2 table it repeats (the first by candidate_id); NULL otherwise'),
+    'distinct_candidates_tested': ('BIGINT', 'Candidates of the grid neither degenerate nor duplicates: the number the correction is over'),
+    'minimum_detectable_difference': ('DOUBLE', 'Smallest difference (fraction) these group sizes detect with 80% power at two-sided 5% corrected for the distinct candidates tested (Bonferroni); NULL when none can be'),
+    'search_organizations': ('BIGINT', 'Organizations of the search part (the earlier trials, intermediate.cohort_split) in the honest population'),
+    'search_threshold': ('DOUBLE', 'The threshold derived on the search part alone (held fixed on the holdout)'),
+    'search_rate_difference': ('DOUBLE', 'Conversion difference (completed - not) on the search part'),
+    'search_p_value': ('DOUBLE', 'Two-sided Fisher exact test on the search part'),
+    'search_q_value': ('DOUBLE', 'Benjamini-Hochberg q-value on the search part, across its distinct candidates tested; NULL for a degenerate one'),
+    'holdout_organizations': ('BIGINT', 'Organizations of the holdout (the later trials) in the honest population'),
+    'holdout_completed': ('BIGINT', "Of which reached the search part's threshold"),
+    'holdout_rate_difference': ('DOUBLE', "Conversion difference (completed - not) on the holdout, with the search part's threshold"),
+    'holdout_rate_difference_low': ('DOUBLE', 'Lower bound of its 95% interval (Newcombe)'),
+    'holdout_rate_difference_high': ('DOUBLE', 'Upper bound of its 95% interval'),
+    'holdout_p_value': ('DOUBLE', 'Two-sided Fisher exact test on the holdout'),
+    'is_recommended': ('BOOLEAN', 'Supported, significant after the correction on the search part (search_q_value < 0.05), and its holdout interval excludes 0 on the same side: worth adopting. False for all is a finding: nothing qualifies'),
+    'seed_row': ('TEXT', 'The line of seeds/activation_goals.csv that would adopt the candidate as a goal'),
 }
 
 
@@ -105,7 +84,7 @@ COLUMNS = {
     cron="@weekly",  # with the search it reads (intermediate.candidate_goal_counts)
     grain=["candidate_id"],
     depends_on=[COUNTS, GOALS],
-    columns=COLUMNS,
+    columns={name: column_type for name, (column_type, _) in COLUMNS.items()},
     description=(
         "Candidate goals: every activity pattern x window x threshold rule of seeds/candidate_goal_grid.csv, one"
         " row per candidate, with the figures of marts.goal_conversion on the honest population (organizations"
@@ -115,48 +94,7 @@ COLUMNS = {
         " An association, not an effect. Computed in Python (trial_activation/modeling/stats.py) over the counts the"
         " engine aggregates; runs the same on DuckDB, PostgreSQL and Spark."
     ),
-    column_descriptions={
-        "candidate_id": "activity_pattern|window|threshold_rule, e.g. Scheduling.%|0-6|p75",
-        "activity_pattern": "SQL LIKE pattern on activity_name (a backslash escapes %, _ and itself)",
-        "window_start_day": "First trial day (0-based) of the counted window",
-        "window_end_day": "Last trial day (inclusive) of the counted window",
-        "threshold_rule": "The grid's threshold label: at_least_1, p50, p75, p90, ...",
-        "threshold_percentile": "Percentile (0-100) of converted organizations' counts; NULL for fixed rules",
-        "fixed_threshold": "Fixed threshold; NULL for percentile rules",
-        "threshold": "Events needed in the window (the goals' threshold code)",
-        "organizations": "Organizations not converted when the window ended (the honest population)",
-        "completed": "Of which reached the threshold",
-        "completed_converted": "Of which reached it and converted",
-        "not_completed": "Of which did not reach it",
-        "not_completed_converted": "Of which did not reach it but converted",
-        "conversion_rate_completed": "completed_converted / completed (0-1); NULL when none completed",
-        "conversion_rate_not_completed": "not_completed_converted / not_completed (0-1); NULL when all completed",
-        "lift": "conversion_rate_completed / conversion_rate_not_completed; NULL when undefined",
-        "rate_difference": "conversion_rate_completed - conversion_rate_not_completed",
-        "rate_difference_low": "Lower bound of the difference's 95% interval (Newcombe's hybrid score)",
-        "rate_difference_high": "Upper bound of the difference's 95% interval",
-        "p_value": "Two-sided Fisher exact test of the 2x2 table",
-        "q_value": "Benjamini-Hochberg adjusted p-value across the distinct candidates tested; NULL for a degenerate one",
-        "is_significant": "The difference's 95% interval excludes 0 (not corrected for the many candidates: see q_value)",
-        "is_supported": "At least the candidate_min_support variable's organizations (config.yaml) on each side",
-        "is_degenerate": "Tests nothing new, so left out of the correction: everyone or no one meets its threshold, or its 2x2 table is another candidate's",
-        "duplicate_of": "The candidate whose identical 2x2 table it repeats (the first by candidate_id); NULL otherwise",
-        "distinct_candidates_tested": "Candidates of the grid neither degenerate nor duplicates: the number the correction is over",
-        "minimum_detectable_difference": "Smallest difference (fraction) these group sizes detect with 80% power at two-sided 5% corrected for the distinct candidates tested (Bonferroni); NULL when none can be",
-        "search_organizations": "Organizations of the search part (the earlier trials, intermediate.cohort_split) in the honest population",
-        "search_threshold": "The threshold derived on the search part alone (held fixed on the holdout)",
-        "search_rate_difference": "Conversion difference (completed - not) on the search part",
-        "search_p_value": "Two-sided Fisher exact test on the search part",
-        "search_q_value": "Benjamini-Hochberg q-value on the search part, across its distinct candidates tested; NULL for a degenerate one",
-        "holdout_organizations": "Organizations of the holdout (the later trials) in the honest population",
-        "holdout_completed": "Of which reached the search part's threshold",
-        "holdout_rate_difference": "Conversion difference (completed - not) on the holdout, with the search part's threshold",
-        "holdout_rate_difference_low": "Lower bound of its 95% interval (Newcombe)",
-        "holdout_rate_difference_high": "Upper bound of its 95% interval",
-        "holdout_p_value": "Two-sided Fisher exact test on the holdout",
-        "is_recommended": "Supported, significant after the correction on the search part (search_q_value < 0.05), and its holdout interval excludes 0 on the same side: worth adopting. False for all is a finding: nothing qualifies",
-        "seed_row": "The line of seeds/activation_goals.csv that would adopt the candidate as a goal",
-    },
+    column_descriptions={name: description for name, (_, description) in COLUMNS.items()},
     audits=[
         ("not_null", {"columns": [exp.column(c) for c in ["candidate_id", *TABLE, "p_value", "is_degenerate", "is_recommended", "seed_row"]]}),
         ("unique_values", {"columns": [exp.column("candidate_id")]}),
@@ -205,66 +143,3 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     )
     result["seed_row"] = [seed_row(row, next_goal_order) for row in result.itertuples(index=False)]
     return result[list(COLUMNS)]
-
-
-def with_figures(counts: pd.DataFrame) -> pd.DataFrame:
-    """One population's candidates, sorted by candidate_id, with marts.goal_conversion's figures, the
-    degenerate flags (is_tested, duplicate_of: the first identical table by candidate_id is kept) and
-    Benjamini-Hochberg q-values over the tested ones only (NaN for the rest)."""
-    counts = counts.sort_values("candidate_id").reset_index(drop=True)
-    figures = pd.DataFrame(
-        [
-            compare_groups(row.completed, row.completed_converted, row.not_completed, row.not_completed_converted)
-            for row in counts.itertuples(index=False)
-        ],
-        index=counts.index,
-        columns=list(compare_groups(0, 0, 0, 0)),  # the figures' names, also when the population is empty
-    )
-    result = pd.concat([counts, figures], axis=1)
-    flags = degenerate_flags(result.set_index("candidate_id"))
-    result["is_tested"] = flags.is_tested.to_numpy()
-    result["duplicate_of"] = flags.duplicate_of.to_numpy()
-    q_values = np.full(len(result), np.nan)
-    tested = result.is_tested.to_numpy()
-    if tested.any():
-        q_values[tested] = benjamini_hochberg(result.p_value.to_numpy(dtype=float)[tested])
-    result["q_value"] = q_values
-    return result
-
-
-def seed_row(candidate, goal_order: int) -> str:
-    """The candidate as a window_count goal row of seeds/activation_goals.csv (threshold floor 0)."""
-    pattern, start, end, rule = (
-        candidate.activity_pattern,
-        int(candidate.window_start_day),
-        int(candidate.window_end_day),
-        candidate.threshold_rule,
-    )
-    slug = re.sub(r"[^a-z0-9]+", "_", pattern.lower().replace("%", "any")).strip("_")
-    is_percentile = not pd.isna(candidate.threshold_percentile)
-    needed = (
-        f"the {_number(candidate.threshold_percentile)}th percentile of converted organizations' counts"
-        if is_percentile
-        else f"{_number(candidate.fixed_threshold)}"
-    )
-    values = {
-        "goal_id": f"{slug}_days_{start}_{end}_{re.sub(r'[^a-z0-9]+', '_', rule.lower())}",
-        "goal_order": goal_order,
-        "goal_name": f"{pattern} days {start}-{end} ({rule})",
-        "description": f"Events matching {pattern} in trial days {start}-{end} at least {needed}",
-        "goal_kind": "window_count",
-        "activity_pattern": pattern,
-        "window_start_day": start,
-        "window_end_day": end,
-        "threshold_percentile": _number(candidate.threshold_percentile) if is_percentile else "",
-        "fixed_threshold": "" if is_percentile else _number(candidate.fixed_threshold),
-        "threshold_floor": 0,
-    }
-    line = io.StringIO()
-    csv.writer(line, lineterminator="").writerow([values.get(column, "") for column in SEED_COLUMNS])
-    return line.getvalue()
-
-
-def _number(value) -> str:
-    """75.0 -> '75', 0.5 -> '0.5'."""
-    return f"{float(value):g}" if not (value is None or (isinstance(value, float) and np.isnan(value))) else ""
