@@ -127,7 +127,7 @@ COLUMNS = {
         "two_by_two_adds_up",
     ],
 )
-def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
+def execute(context: ExecutionContext, **kwargs: t.Any) -> t.Iterator[pd.DataFrame]:
     min_support = int(context.var("candidate_min_support"))
     # Expressions, not SQL text: the engine adapter writes them in its own dialect (Spark's quoting).
     counts_table, goals_table = (
@@ -136,6 +136,9 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     counts = context.fetchdf(exp.select(*CANDIDATE, *TABLE).from_(counts_table))
     counts.columns = [c.lower() for c in counts.columns]
     counts[TABLE] = counts[TABLE].astype("int64")
+    if counts.empty:  # no outcome known yet (a young feed): no candidate to judge; SQLMesh writes no empty DataFrame
+        yield from ()
+        return
     goal_orders = context.fetchdf(exp.select("goal_order").from_(goals_table)).iloc[:, 0]
     next_goal_order = int(goal_orders.max()) + 1
 
@@ -150,7 +153,7 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     result["q_value"] = benjamini_hochberg(result.p_value.to_numpy(dtype=float))
     result["is_supported"] = (result.completed >= min_support) & (result.not_completed >= min_support)
     result["seed_row"] = [seed_row(row, next_goal_order) for row in result.itertuples(index=False)]
-    return result[list(COLUMNS)]
+    yield result[list(COLUMNS)]
 
 
 def seed_row(candidate, goal_order: int) -> str:
