@@ -361,11 +361,14 @@ def _like_to_regex(pattern: str) -> str:
 # marts.goal_conversion and marts.candidate_goals from the same raw file, with scipy for the
 # statistics (Wilson intervals from scipy.stats.binomtest, Newcombe's hybrid score interval built
 # from them as in Newcombe (1998), Fisher's exact test, Benjamini-Hochberg):
+# - only organizations whose outcome is known (outcome_status <> pending) are counted; the pending ones
+#   of each population are pending_organizations;
 # - the honest population of a goal (or candidate) with window end E: organizations that never
 #   converted, or converted at or after trial_start + (E + 1) days (converted_at = the earliest);
 #   for 'activation', E = the latest window_end_day of the goals;
 # - a candidate's metric: its pattern's in-trial events in its window (every organization, 0 when
-#   none); threshold = fixed, or numpy.percentile of the converted organizations' metrics.
+#   none); threshold = fixed, or numpy.percentile of the metrics of the converted organizations whose
+#   window had closed by as_of.
 
 
 def organizations_of(events: pd.DataFrame, conversion_window_days: int | None = None) -> pd.DataFrame:

@@ -298,8 +298,9 @@ def test_conversion_arriving_later_on_event_rows_is_not_a_conflict(replay):
 
 
 def test_cut_log_at_2024_03_15_matches_the_oracle(tmp_path):
-    """The issue's figures on the cut log (a re-delivered export on 2024-03-15): 793 organizations,
-    332 in trial; the whole of trial_goals and trial_activation equals the oracle."""
+    """The issue's figures on the cut log (a re-delivered export on 2024-03-15), from the oracle: 793
+    organizations, 332 in trial (331 of them not activated), 621 outcomes pending, the goals not completed
+    whose window has not closed; and the whole of trial_goals and trial_activation equals the oracle."""
     cut = dt.date(2024, 3, 15)
     log = _cut_log(REAL_LOG, cut, tmp_path / "cut.csv")
     context = _context(tmp_path, "cut", str(log))
@@ -309,4 +310,19 @@ def test_cut_log_at_2024_03_15_matches_the_oracle(tmp_path):
     assert len(expected_activation) == 793
     assert (expected_activation.trial_status == "in_trial").sum() == 332
     assert (expected_activation.as_of == pd.Timestamp(cut)).all()
+    assert (expected_activation.outcome_status == "pending").sum() == 621
+    in_trial = expected_activation.trial_status == "in_trial"
+    assert (in_trial & ~expected_activation.is_activated).sum() == 331
+    # The issue's not-completed goals of organizations that have not reached the window's last trial
+    # day (52, 125, 292) are open; so are those on that last day, whose window closes after as_of.
+    trial_start = expected_goals.merge(expected_activation, on="organization_id").trial_start
+    trial_day = ((pd.Timestamp(cut) - trial_start).dt.total_seconds() // 86400).to_numpy()
+    window_end_day = expected_goals.goal_id.map({g["goal_id"]: int(g["window_end_day"]) for g in GOALS}).to_numpy()
+    waiting = expected_goals.assign(before_last=~expected_goals.is_completed & (trial_day < window_end_day))
+    assert waiting.groupby("goal_id").before_last.sum().to_dict() == {
+        "week_1_activity": 52, "week_2_activity": 125, "week_4_steadiness": 292
+    }
+    on_last_day = ~expected_goals.is_completed & (trial_day == window_end_day)
+    is_open = expected_goals.goal_status == "open"
+    assert (is_open == (waiting.before_last | on_last_day)).all()
     assert_marts_match_independent(marts, expected_goals, expected_activation)
