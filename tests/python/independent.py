@@ -286,7 +286,9 @@ def expected_marts(
 
 def as_of_of(events: pd.DataFrame) -> pd.Timestamp:
     """Midnight UTC after the latest event or conversion of the loaded rows."""
-    latest = max(events.event_at.max(), events.converted_at.max() if events.converted_at.notna().any() else events.event_at.max())
+    latest = events.event_at.max()
+    if events.converted_at.notna().any():
+        latest = max(latest, events.converted_at.max())
     return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
 
 
