@@ -102,7 +102,7 @@ COLUMNS = {
         "two_by_two_adds_up",
     ],
 )
-def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
+def execute(context: ExecutionContext, **kwargs: t.Any) -> t.Iterator[pd.DataFrame]:
     min_support = int(context.var("candidate_min_support"))
     # Expressions, not SQL text: the engine adapter writes them in its own dialect (Spark's quoting).
     counts_table, goals_table = (
@@ -111,6 +111,9 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     counts = context.fetchdf(exp.select("population", *CANDIDATE, *TABLE).from_(counts_table))
     counts.columns = [c.lower() for c in counts.columns]
     counts[TABLE] = counts[TABLE].astype("int64")
+    if counts.empty:  # no outcome known yet (a young feed): no candidate to judge; SQLMesh writes no empty DataFrame
+        yield from ()
+        return
     goal_orders = context.fetchdf(exp.select("goal_order").from_(goals_table)).iloc[:, 0]
     next_goal_order = int(goal_orders.max()) + 1
 
@@ -142,4 +145,4 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
         result.holdout_rate_difference_low, result.holdout_rate_difference_high,
     )
     result["seed_row"] = [seed_row(row, next_goal_order) for row in result.itertuples(index=False)]
-    return result[list(COLUMNS)]
+    yield result[list(COLUMNS)]

@@ -26,7 +26,25 @@ pandas/numpy compute everything else straight from the rules in docs/goals.md:
   window's start when ceil(threshold) <= 0);
 - is_activated = every goal completed; activated_at = the last completed_at;
   days_to_activation = floor(seconds from trial_start to activated_at / 86400);
-  activation_score = mean completion_pct (each to 6 decimals), rounded to 6 decimals.
+  activation_score = mean completion_pct (each to 6 decimals) over the goals that have one,
+  rounded to 6 decimals (0 when none has);
+- as_of = midnight UTC after the latest loaded timestamp, an event's or a converted_at (trial_end
+  does not count); everything below is judged at as_of;
+- trial_status = in_trial while as_of < trial_end, else ended; outcome_status = converted, or
+  not_converted once as_of >= trial_end + conversion_window_days (config.yaml), else pending;
+- a percentile threshold is taken over the converted organizations whose goal window had closed
+  by as_of (trial_start + (window_end_day + 1) days <= as_of); with none, the goal has no
+  threshold yet (NULL, and no completion_pct), and is never completed;
+- goal_status = completed; awaiting_threshold (no threshold yet); missed when the window has
+  closed (window_closes_at = trial_start + (window_end_day + 1) days <= as_of); else open;
+- for open goals (and days_left_in_window for awaiting_threshold ones too): with the window's
+  elapsed days = whole days from trial_start + window_start_day to as_of, between 0 and the
+  window's length, days_left_in_window = length - elapsed; still_needed = ceil(threshold) -
+  metric; is_on_pace = metric >= ceil(threshold) x elapsed / length;
+- activation_status = activated (every goal completed), not_activated (some goal missed), else
+  in_progress; goals_missed counts the missed goals;
+- the conversion statistics (goal_conversion, funnel rates, cohorts, candidates) count only the
+  organizations whose outcome is known (outcome_status <> pending); pending ones are counted apart.
 
     goals = read_goals("seeds/activation_goals.csv")
     goals_df, activation_df = expected_marts("data/sample/trial_events.csv.gz", goals)
@@ -56,6 +74,12 @@ GOAL_COLUMNS = [
     "completion_pct",
     "is_completed",
     "completed_at",
+    "goal_status",
+    "window_closes_at",
+    "as_of",
+    "days_left_in_window",
+    "still_needed",
+    "is_on_pace",
 ]
 ACTIVATION_COLUMNS = [
     "organization_id",
@@ -68,7 +92,20 @@ ACTIVATION_COLUMNS = [
     "activated_at",
     "days_to_activation",
     "activation_score",
+    "goals_missed",
+    "activation_status",
+    "trial_status",
+    "outcome_status",
+    "as_of",
 ]
+CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
+
+
+def configured_conversion_window_days(config: Path = CONFIG) -> int:
+    """conversion_window_days of config.yaml (a setting, not a rule: read as the project is configured)."""
+    found = re.search(r"^\s*conversion_window_days:\s*(\d+)\s*$", config.read_text(encoding="utf-8"), re.MULTILINE)
+    assert found, f"no conversion_window_days in {config}"
+    return int(found.group(1))
 
 
 def read_goals(path: Path | str) -> list[dict]:
@@ -146,6 +183,7 @@ def expected_marts(
     *,
     start: str = "2024-01-01",
     far_outside_trial_days: int = 90,
+    conversion_window_days: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(goals_df, activation_df): what marts.trial_goals and marts.trial_activation should hold.
 
@@ -153,11 +191,8 @@ def expected_marts(
     organization (ACTIVATION_COLUMNS), both sorted by their grain.
     """
     events = load_events(raw_csv_path, start=start, far_outside_trial_days=far_outside_trial_days)
-    organizations = (
-        events.groupby("organization_id")
-        .agg(trial_start=("trial_start", "min"), trial_end=("trial_end", "max"), converted=("converted", "any"))
-        .sort_index()
-    )
+    organizations = organizations_of(events, conversion_window_days).sort_index()
+    as_of = as_of_of(events)
     in_trial = events[events.is_in_trial]
 
     goal_frames = []
@@ -192,17 +227,22 @@ def expected_marts(
             frame["threshold"] = np.maximum(floor, goal["baseline_ratio"] * baseline.astype(float))
         else:
             if goal["fixed_threshold"] is not None:
-                base = goal["fixed_threshold"]
+                frame["threshold"] = max(floor, goal["fixed_threshold"])
             else:
-                converted_values = frame.metric_value[organizations.converted]
-                base = float(np.percentile(converted_values, goal["threshold_percentile"]))
-            frame["threshold"] = max(floor, base)
-        frame["is_completed"] = frame.metric_value >= frame.threshold
+                closed = window_closed(organizations, goal["window_end_day"], as_of)
+                converted_values = frame.metric_value[organizations.converted & closed]
+                if len(converted_values):
+                    frame["threshold"] = max(floor, float(np.percentile(converted_values, goal["threshold_percentile"])))
+                else:  # no converted organization's window has closed yet: no threshold yet
+                    frame["threshold"] = np.nan
+        has_threshold = frame.threshold.notna()
+        frame["is_completed"] = has_threshold & (frame.metric_value >= frame.threshold)
         frame["completion_pct"] = np.where(
             frame.threshold <= 0,
             100.0,
             np.minimum(100.0, 100.0 * frame.metric_value / frame.threshold.where(frame.threshold > 0, 1)),
         )
+        frame["completion_pct"] = frame.completion_pct.where(has_threshold)
         # When the metric reaches n, for each n: the n-th matching event in time order (whatever each
         # row's trial_start), or for active_days the first event of the n-th active trial day.
         if goal["goal_kind"] == "active_days":
@@ -212,11 +252,12 @@ def expected_marts(
             steps = in_window.sort_values(["organization_id", "event_at"])
         steps["event_number"] = steps.groupby("organization_id").cumcount() + 1
         event_at = steps.set_index(["organization_id", "event_number"]).event_at
-        needed = np.ceil(frame.threshold).astype("int64")
+        needed = np.ceil(frame.threshold.fillna(1)).astype("int64")
         nth_event_at = event_at.reindex(pd.MultiIndex.from_arrays([frame.index, needed.clip(lower=1)])).to_numpy()
         window_start = (organizations.trial_start + pd.Timedelta(days=goal["window_start_day"])).to_numpy()
         completed_at = pd.Series(np.where(needed <= 0, window_start, nth_event_at), index=frame.index)
         frame["completed_at"] = completed_at.where(frame.is_completed).astype("datetime64[us]")
+        _judge_at(frame, organizations, goal, as_of, needed)
         goal_frames.append(frame.reset_index())
 
     goals_df = pd.concat(goal_frames, ignore_index=True)
@@ -227,13 +268,56 @@ def expected_marts(
     activation["goals_total"] = by_org.size()
     activation["goals_completed"] = by_org.is_completed.sum()
     activation["is_activated"] = activation.goals_total == activation.goals_completed
+    activation["goals_missed"] = by_org.goal_status.apply(lambda status: int((status == "missed").sum()))
+    activation["activation_status"] = np.where(
+        activation.is_activated, "activated", np.where(activation.goals_missed > 0, "not_activated", "in_progress")
+    )
     activation["activated_at"] = by_org.completed_at.max().where(activation.is_activated)
     seconds = (activation.activated_at - activation.trial_start).dt.total_seconds()
     activation["days_to_activation"] = np.floor(seconds / SECONDS_PER_DAY).astype("Int64")
     # The mart averages completion_pct to 6 decimals in exact decimal arithmetic and rounds to 6 decimals.
-    activation["activation_score"] = by_org.completion_pct.apply(lambda pct: round(float(pct.round(6).mean()), 6))
+    activation["activation_score"] = by_org.completion_pct.apply(
+        lambda pct: round(float(pct.dropna().round(6).mean()), 6) if pct.notna().any() else 0.0
+    )
+    activation["as_of"] = as_of
     activation_df = activation.reset_index()[ACTIVATION_COLUMNS].sort_values("organization_id").reset_index(drop=True)
     return goals_df, activation_df
+
+
+def as_of_of(events: pd.DataFrame) -> pd.Timestamp:
+    """Midnight UTC after the latest event or conversion of the loaded rows."""
+    latest = events.event_at.max()
+    if events.converted_at.notna().any():
+        latest = max(latest, events.converted_at.max())
+    return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
+
+
+def window_closed(organizations: pd.DataFrame, window_end_day: int, as_of: pd.Timestamp) -> pd.Series:
+    """The organizations whose window ending on trial day window_end_day had closed by as_of."""
+    return organizations.trial_start + pd.Timedelta(days=int(window_end_day) + 1) <= as_of
+
+
+def _judge_at(frame: pd.DataFrame, organizations: pd.DataFrame, goal: dict, as_of: pd.Timestamp, needed) -> None:
+    """goal_status, window_closes_at, as_of and the open goals' columns, added to frame."""
+    opens_at = organizations.trial_start + pd.Timedelta(days=goal["window_start_day"])
+    closes_at = organizations.trial_start + pd.Timedelta(days=goal["window_end_day"] + 1)
+    length = goal["window_end_day"] - goal["window_start_day"] + 1
+    elapsed = np.floor((as_of - opens_at).dt.total_seconds() / SECONDS_PER_DAY).clip(0, length).astype("int64")
+    has_threshold = frame.threshold.notna()
+    status = np.where(
+        frame.is_completed,
+        "completed",
+        np.where(~has_threshold, "awaiting_threshold", np.where(closes_at <= as_of, "missed", "open")),
+    )
+    frame["goal_status"] = status
+    frame["window_closes_at"] = closes_at.astype("datetime64[us]")
+    frame["as_of"] = as_of
+    is_open = pd.Series(status == "open", index=frame.index)
+    waiting = is_open | (status == "awaiting_threshold")
+    frame["days_left_in_window"] = (length - elapsed).where(waiting).astype("Int64")
+    frame["still_needed"] = (needed - frame.metric_value).where(is_open).astype("Int64")
+    on_pace = frame.metric_value >= needed * elapsed / length
+    frame["is_on_pace"] = on_pace.astype(object).where(is_open, None)
 
 
 def _typed_goal(goal: dict) -> dict:
@@ -279,18 +363,34 @@ def _like_to_regex(pattern: str) -> str:
 # marts.goal_conversion and marts.candidate_goals from the same raw file, with scipy for the
 # statistics (Wilson intervals from scipy.stats.binomtest, Newcombe's hybrid score interval built
 # from them as in Newcombe (1998), Fisher's exact test, Benjamini-Hochberg):
+# - only organizations whose outcome is known (outcome_status <> pending) are counted; the pending ones
+#   of each population are pending_organizations;
 # - the honest population of a goal (or candidate) with window end E: organizations that never
 #   converted, or converted at or after trial_start + (E + 1) days (converted_at = the earliest);
 #   for 'activation', E = the latest window_end_day of the goals;
 # - a candidate's metric: its pattern's in-trial events in its window (every organization, 0 when
-#   none); threshold = fixed, or numpy.percentile of the converted organizations' metrics.
+#   none); threshold = fixed, or numpy.percentile of the metrics of the converted organizations whose
+#   window had closed by as_of.
 
 
-def organizations_of(events: pd.DataFrame) -> pd.DataFrame:
-    """trial_start, converted and converted_at of each organization (as intermediate.trial_organizations)."""
-    return events.groupby("organization_id").agg(
-        trial_start=("trial_start", "min"), converted=("converted", "any"), converted_at=("converted_at", "min")
+def organizations_of(events: pd.DataFrame, conversion_window_days: int | None = None) -> pd.DataFrame:
+    """Each organization's trial_start (earliest), trial_end (latest), converted (any row),
+    converted_at (earliest), and at as_of its trial_status and outcome_status."""
+    if conversion_window_days is None:
+        conversion_window_days = configured_conversion_window_days()
+    organizations = events.groupby("organization_id").agg(
+        trial_start=("trial_start", "min"),
+        trial_end=("trial_end", "max"),
+        converted=("converted", "any"),
+        converted_at=("converted_at", "min"),
     )
+    as_of = as_of_of(events)
+    organizations["trial_status"] = np.where(as_of < organizations.trial_end, "in_trial", "ended")
+    outcome_known = as_of >= organizations.trial_end + pd.Timedelta(days=int(conversion_window_days))
+    organizations["outcome_status"] = np.where(
+        organizations.converted, "converted", np.where(outcome_known, "not_converted", "pending")
+    )
+    return organizations
 
 
 def honest_mask(organizations: pd.DataFrame, window_end_day: int) -> pd.Series:
@@ -366,6 +466,7 @@ def expected_goal_conversion(raw_path: Path | str, goals: list[dict], **options)
     rows = []
     for goal_id, goal_name, goal_order, completed, window_end_day in outcomes:
         completed = completed.reindex(organizations.index).astype(bool)
+        known = organizations.outcome_status != "pending"
         for population, mask in (
             ("all", pd.Series(True, index=organizations.index)),
             ("unconverted_at_window_end", honest_mask(organizations, window_end_day)),
@@ -376,7 +477,8 @@ def expected_goal_conversion(raw_path: Path | str, goals: list[dict], **options)
                     "goal_name": goal_name,
                     "goal_order": goal_order,
                     "population": population,
-                    **two_by_two_figures(completed[mask], organizations.converted[mask]),
+                    **two_by_two_figures(completed[mask & known], organizations.converted[mask & known]),
+                    "pending_organizations": int((mask & ~known).sum()),
                 }
             )
     return pd.DataFrame(rows)
@@ -403,6 +505,8 @@ def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) 
     windows = [r for r in grid if r["dimension"] == "window"]
     rules = [r for r in grid if r["dimension"] == "threshold"]
     converted = organizations.converted
+    known = organizations.outcome_status != "pending"
+    as_of = as_of_of(events)
     rows = []
     for pattern in sorted(patterns):
         matching = in_trial[in_trial.activity_name.str.fullmatch(_like_to_regex(pattern), na=False)]
@@ -410,12 +514,14 @@ def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) 
             start, end = int(window["window_start_day"]), int(window["window_end_day"])
             in_window = matching[(matching.trial_day >= start) & (matching.trial_day <= end)]
             metric = in_window.groupby("organization_id").size().reindex(organizations.index, fill_value=0)
-            honest = honest_mask(organizations, end)
+            honest = honest_mask(organizations, end) & known
+            closed = converted & window_closed(organizations, end, as_of)
             for rule in rules:
                 percentile = float(rule["threshold_percentile"]) if rule.get("threshold_percentile") else None
-                threshold = (
-                    float(np.percentile(metric[converted], percentile)) if percentile is not None else float(rule["fixed_threshold"])
-                )
+                if percentile is None:
+                    threshold = float(rule["fixed_threshold"])
+                else:
+                    threshold = float(np.percentile(metric[closed], percentile)) if closed.any() else np.nan
                 completed = metric >= threshold
                 rows.append(
                     {
