@@ -9,7 +9,9 @@ MODEL (
   kind FULL,
   grain (goal_id, converted, bin),
   audits (
-    not_null(columns := (goal_id, converted, bin_width, organizations)),
+    not_null(
+      columns := (goal_id, converted, bin_width, bin_count, tail_quantile, organizations)
+    ),
     unique_combination_of_columns(columns := (goal_id, converted, bin)),
     accepted_range("column" := bin, min_v := 0, max_v := @VAR('report_histogram_bins') - 1),
     accepted_range("column" := share, min_v := 0, max_v := 1)
@@ -39,7 +41,7 @@ WITH metric AS (
     goal_id,
     GREATEST(QUANTILE_CONT(x, @VAR('report_histogram_tail_quantile')), MAX(threshold_line)) AS upper,
     MAX(threshold_line) AS threshold_line, /* one value per goal (PostgreSQL has no ANY_VALUE) */
-    BOOL_OR(CAST(is_ratio AS BOOLEAN)) AS is_ratio
+    BOOL_OR(is_ratio::BOOLEAN) AS is_ratio
   FROM metric
   GROUP BY
     goal_id
@@ -81,6 +83,8 @@ SELECT
   c.converted, /* whether the organizations converted */
   c.bin, /* 0-based bin of the metric; NULL for steadiness organizations without baseline events (no ratio) */
   w.bin_width, /* width of every bin of the goal: bin covers [bin x bin_width, (bin + 1) x bin_width) */
+  @VAR('report_histogram_bins')::INT AS bin_count, /* bins on the axis, empty ones included */
+  @VAR('report_histogram_tail_quantile')::DOUBLE AS tail_quantile, /* the quantile of the metric the axis runs to */
   w.threshold_line, /* where the chart draws the goal's line: its threshold, or for steadiness the seed's baseline_ratio */
   c.organizations, /* organizations of the group in the bin */
   CASE

@@ -44,11 +44,23 @@ SELECT
   s.goal_kind, /* window_count, active_days or steadiness */
   CASE
     WHEN t.goal_kind = 'steadiness'
-    THEN t.baseline_ratio::TEXT || ' x baseline'
+    THEN (
+      CASE
+        WHEN t.baseline_ratio = FLOOR(t.baseline_ratio)
+        THEN t.baseline_ratio::BIGINT::TEXT
+        ELSE t.baseline_ratio::TEXT
+      END
+    ) || ' x baseline'
     WHEN NOT t.fixed_threshold IS NULL
     THEN 'fixed'
-    ELSE 'p' || t.threshold_percentile::TEXT
-  END AS threshold_rule, /* how the threshold is set: pNN (a percentile of converted organizations), fixed, or R x baseline (steadiness) */
+    ELSE 'p' || (
+      CASE
+        WHEN t.threshold_percentile = FLOOR(t.threshold_percentile)
+        THEN t.threshold_percentile::BIGINT::TEXT
+        ELSE t.threshold_percentile::TEXT
+      END
+    )
+  END AS threshold_rule, /* how the threshold is set: pNN (a percentile of converted organizations), fixed, or R x baseline (steadiness); a whole number without decimals on every engine (a DOUBLE 75 is '75.0' as text on DuckDB, '75' on PostgreSQL) */
   t.threshold, /* events (or active days) needed; NULL for steadiness, whose threshold is per organization */
   t.percentile_value, /* the percentile behind a pNN threshold, before the floor; NULL otherwise */
   t.threshold_floor, /* the threshold is never below this */
