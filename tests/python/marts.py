@@ -28,6 +28,12 @@ GRAIN = {
     "marts.activation_funnel": ["section", "step"],
     "marts.activation_cohorts": ["trial_start_week"],
     "marts.candidate_goals": ["candidate_id"],
+    "marts.report_headline": [],  # one row
+    "marts.report_goals": ["goal_id"],
+    "marts.report_goal_histograms": ["goal_id", "converted", "bin"],
+    "marts.report_days_to_activation": ["days_to_activation"],
+    "marts.report_candidates": ["candidate_id"],
+    "marts.report_input": ["input_source"],
 }
 MARTS = ("marts.trial_goals", "marts.trial_activation")
 # For floats computed another way (another engine, the independent oracle): summation order differs.
