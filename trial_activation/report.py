@@ -4,10 +4,10 @@
     trial-activation report --compare prod:dev [--out PATH]
 
 Every figure is a row of one of the environment's marts (marts.report_* where a section needs a shape
-of its own: the histograms' bins, the credible candidates, the headline), selected through SQLMesh's
-engine adapter as it is, on any gateway the marts are built on; Python only lays the rows out. Charts are drawn by matplotlib and inlined as SVG, the
-style sheet is inline, and nothing else is referenced: the file opens the same attached to an e-mail
-or on a closed network.
+of its own: the histograms' bins, the credible candidates, the headline), selected as it is through
+SQLMesh's engine adapter, on any gateway the marts are built on; Python only lays the rows out.
+Charts are drawn by matplotlib and inlined as SVG, the style sheet is inline, and nothing else is
+referenced: the file opens the same attached to an e-mail or on a closed network.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ WITH metric AS (
 ), axis AS (
   SELECT
     goal_id,
-    GREATEST(QUANTILE_CONT(x, @VAR('report_histogram_tail_quantile')), MAX(threshold_line)) AS upper,
+    GREATEST(@percentile_cont(x, @VAR('report_histogram_tail_quantile')), MAX(threshold_line)) AS upper,
     MAX(threshold_line) AS threshold_line, /* one value per goal (PostgreSQL has no ANY_VALUE) */
     BOOL_OR(is_ratio::BOOLEAN) AS is_ratio
   FROM metric

@@ -29,7 +29,7 @@ WITH activation AS (
     COUNT(*) FILTER(WHERE
       converted) AS converted,
     MEDIAN(days_to_activation) AS median_days_to_activation,
-    QUANTILE_CONT(days_to_activation, 0.9) AS p90_days_to_activation
+    @percentile_cont(days_to_activation, 0.9) AS p90_days_to_activation
   FROM marts.trial_activation
 ), candidates AS (
   SELECT
