@@ -102,7 +102,10 @@ def _quiet_sql_log():
         adapter_logger.setLevel(level)
 
 
-GOAL_FIGURES = ("threshold", "percentile_value", "threshold_floor", "threshold_rule", "completed", "organizations", "completion_rate")
+GOAL_FIGURES = (
+    "threshold", "percentile_value", "threshold_floor", "is_floor_the_threshold", "threshold_rule", "completed", "organizations",
+    "completion_rate",
+)
 CONVERSION_FIGURES = ("organizations", "completed", "lift", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value")
 
 
@@ -150,11 +153,9 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
     lines.append(f"  {'goal':<24} {'threshold (' + arrow + ')':<36} completed by ({arrow})")
     for row in c.goals.itertuples():
         threshold = " -> ".join(
-            _threshold(rule, value, percentile, floor)
-            for rule, value, percentile, floor in (
-                (row.rule_source, row.threshold_source, row.percentile_value_source, row.threshold_floor_source),
-                (row.rule_target, row.threshold_target, row.percentile_value_target, row.threshold_floor_target),
-            )
+            _threshold(getattr(row, "rule" + side), getattr(row, "threshold" + side), getattr(row, "percentile_value" + side),
+                       getattr(row, "threshold_floor" + side), getattr(row, "is_floor_the_threshold" + side))
+            for side in ("_source", "_target")
         )
         completed = " -> ".join(
             _completed(count, rate)
@@ -202,13 +203,13 @@ def _difference(difference, low, high, organizations) -> str:
     return f"{100 * difference:+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
-def _threshold(rule, threshold, percentile=None, floor=None) -> str:
+def _threshold(rule, threshold, percentile=None, floor=None, is_floor_the_threshold=False) -> str:
     """`p75: 9.25`; `p75 = 0, floor 1` when the floor, not the percentile, is the threshold."""
     if not isinstance(rule, str):
         return "(no goal)"
     if pd.isna(threshold):
         return rule
-    if not pd.isna(percentile) and not pd.isna(floor) and percentile < threshold:
+    if not pd.isna(is_floor_the_threshold) and bool(is_floor_the_threshold):  # marts.report_goals says so
         return f"{rule} = {percentile:g}, floor {floor:g}"
     return f"{rule}: {threshold:g}"
 

@@ -64,6 +64,7 @@ SELECT
   t.threshold, /* events (or active days) needed; NULL for steadiness, whose threshold is per organization */
   t.percentile_value, /* the percentile behind a pNN threshold, before the floor; NULL otherwise */
   t.threshold_floor, /* the threshold is never below this */
+  COALESCE(t.percentile_value < t.threshold, FALSE) AS is_floor_the_threshold, /* the floor, not the percentile (below it), sets the threshold */
   t.baseline_ratio, /* steadiness: required share of the baseline window's events */
   COALESCE(c.organizations, 0) AS organizations, /* organizations evaluated */
   COALESCE(c.completed, 0) AS completed, /* of which completed the goal */
