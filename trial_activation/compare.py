@@ -2,9 +2,9 @@
 
 Which organizations gain or lose activation comes from SQLMesh's own table diff, restricted to the
 activated rows: an organization activated only in the source environment lost activation, one
-activated only in the target gained it. Per goal, the threshold and the completion count and rate
-are read from each environment's views (intermediate.goal_thresholds, marts.trial_goals), and what
-the goal says about converting from marts.goal_conversion: on the honest population (organizations
+activated only in the target gained it. The totals, and per goal the threshold rule, threshold and
+completion, are rows of each environment's marts.report_headline and marts.report_goals, and what
+the goal says about converting comes from marts.goal_conversion, on the honest population (organizations
 not converted when the goal's window ended), the lift and the conversion-rate difference with its
 95% interval, so a threshold experiment shows whether the definition got more or less predictive.
 
@@ -25,9 +25,10 @@ from trial_activation.project import (
     HONEST_POPULATION,
     MissingInEnvironment,
     environment_table,
-    scratch_schema,
     percent,
     require_environment,
+    scratch_schema,
+    select_rows,
 )
 
 
@@ -71,10 +72,8 @@ def compare_environments(
             show=False,
         )[0].row_diff(temp_schema=scratch_schema(context))  # read-only warehouse: the diff's table goes to memory
     totals = {
-        env: context.fetchdf(
-            f"SELECT COUNT(*) AS organizations, COUNT(*) FILTER (WHERE is_activated) AS activated FROM {table}"
-        ).iloc[0]
-        for env, table in activation.items()
+        env: select_rows(context, "marts.report_headline", env, ("organizations", "activated")).iloc[0]
+        for env in (source, target)
     }
     return EnvironmentComparison(
         source=source,
@@ -103,52 +102,33 @@ def _quiet_sql_log():
         adapter_logger.setLevel(level)
 
 
+GOAL_FIGURES = (
+    "threshold", "percentile_value", "threshold_floor", "is_floor_the_threshold", "threshold_rule", "completed", "organizations",
+    "completion_rate",
+)
+CONVERSION_FIGURES = ("organizations", "completed", "lift", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value")
+
+
 def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
     frames = []
     for env in (source, target):
-        goals = environment_table(context, "marts.trial_goals", env)
-        thresholds = environment_table(context, "intermediate.goal_thresholds", env)
-        frame = context.fetchdf(
-            f"""
-            SELECT
-              t.goal_id,
-              t.threshold,
-              t.percentile_value,
-              t.threshold_floor,
-              CASE
-                WHEN t.goal_kind = 'steadiness' THEN CAST(t.baseline_ratio AS TEXT) || ' x baseline'
-                WHEN t.fixed_threshold IS NOT NULL THEN 'fixed'
-                ELSE 'p' || CAST(t.threshold_percentile AS TEXT)
-              END AS rule,
-              COUNT(g.organization_id) FILTER (WHERE g.is_completed) AS completed,
-              COUNT(g.organization_id) AS organizations
-            FROM {thresholds} AS t
-            LEFT JOIN {goals} AS g
-              ON t.goal_id = g.goal_id
-            GROUP BY t.goal_id, t.threshold, t.percentile_value, t.threshold_floor, t.goal_kind, t.baseline_ratio,
-              t.fixed_threshold, t.threshold_percentile
-            """
+        frame = select_rows(context, "marts.report_goals", env, ("goal_id", *GOAL_FIGURES)).rename(
+            columns={"threshold_rule": "rule"}
         )
-        frame["completion_rate"] = frame.completed / frame.organizations.where(frame.organizations > 0)
         frames.append(frame.set_index("goal_id").add_suffix("_source" if env == source else "_target"))
     return frames[0].join(frames[1], how="outer").sort_index().reset_index()
-
-
-CONVERSION_FIGURES = ["organizations", "completed", "lift", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value"]
 
 
 def _conversion_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
     frames = []
     for env in (source, target):
         try:
-            table = environment_table(context, "marts.goal_conversion", env)
+            frame = select_rows(
+                context, "marts.goal_conversion", env, ("goal_id", "goal_order", *CONVERSION_FIGURES),
+                where={"population": HONEST_POPULATION},
+            )
         except MissingInEnvironment:  # an environment built before the model existed
             frame = pd.DataFrame(columns=["goal_id", "goal_order", *CONVERSION_FIGURES])
-        else:
-            frame = context.fetchdf(
-                f"SELECT goal_id, goal_order, {', '.join(CONVERSION_FIGURES)} FROM {table}"
-                f" WHERE population = '{HONEST_POPULATION}'"
-            )
         frames.append(frame.set_index("goal_id").add_suffix("_source" if env == source else "_target"))
     joined = frames[0].join(frames[1], how="outer")
     joined["goal_order"] = joined.goal_order_target.fillna(joined.goal_order_source)
@@ -173,11 +153,9 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
     lines.append(f"  {'goal':<24} {'threshold (' + arrow + ')':<36} completed by ({arrow})")
     for row in c.goals.itertuples():
         threshold = " -> ".join(
-            _threshold(rule, value, percentile, floor)
-            for rule, value, percentile, floor in (
-                (row.rule_source, row.threshold_source, row.percentile_value_source, row.threshold_floor_source),
-                (row.rule_target, row.threshold_target, row.percentile_value_target, row.threshold_floor_target),
-            )
+            _threshold(getattr(row, "rule" + side), getattr(row, "threshold" + side), getattr(row, "percentile_value" + side),
+                       getattr(row, "threshold_floor" + side), getattr(row, "is_floor_the_threshold" + side))
+            for side in ("_source", "_target")
         )
         completed = " -> ".join(
             _completed(count, rate)
@@ -225,14 +203,13 @@ def _difference(difference, low, high, organizations) -> str:
     return f"{100 * difference:+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
-def _threshold(rule, threshold, percentile=None, floor=None) -> str:
+def _threshold(rule, threshold, percentile=None, floor=None, is_floor_the_threshold=False) -> str:
     """`p75: 9.25`; `p75 = 0, floor 1` when the floor, not the percentile, is the threshold."""
     if not isinstance(rule, str):
         return "(no goal)"
     if pd.isna(threshold):
         return rule
-    rule = rule.removesuffix(".0")
-    if not pd.isna(percentile) and not pd.isna(floor) and percentile < threshold:
+    if not pd.isna(is_floor_the_threshold) and bool(is_floor_the_threshold):  # marts.report_goals says so
         return f"{rule} = {percentile:g}, floor {floor:g}"
     return f"{rule}: {threshold:g}"
 

@@ -308,6 +308,30 @@ def environment_table(context: Context, model: str, environment: str) -> str:
     return context.table_name(snapshot.name, environment)
 
 
+def select_rows(
+    context: Context,
+    model: str,
+    environment: str,
+    columns: tuple[str, ...] = (),
+    *,
+    where: dict | None = None,
+    order_by: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """`SELECT columns FROM model [WHERE column = value AND ...] [ORDER BY ...]` in `environment`: rows of
+    one table as they are (no aggregate, no rule: those belong in the marts), through SQLMesh's engine
+    adapter, which writes the query in its engine's dialect, so a reader runs on every gateway. All
+    columns when none are named; column names in lower case (PostgreSQL and Spark may differ)."""
+    table = exp.to_table(environment_table(context, model, environment), dialect=context.default_dialect)
+    query = exp.select(*([exp.column(c) for c in columns] or [exp.Star()])).from_(table)
+    for column, value in (where or {}).items():
+        query = query.where(exp.column(column).eq(exp.convert(value)))
+    if order_by:
+        query = query.order_by(*(exp.column(c) for c in order_by))
+    frame = context.engine_adapter.fetchdf(query)
+    frame.columns = [str(column).lower() for column in frame.columns]
+    return frame
+
+
 def environment_state(context: Context, environment: str) -> Environment:
     """`environment` as SQLMesh's state records it (its snapshots, when it was finalized)."""
     env = context.state_reader.get_environment(environment)

@@ -3,10 +3,11 @@
     trial-activation report [-e ENV] [--out PATH]
     trial-activation report --compare prod:dev [--out PATH]
 
-Every figure comes from the marts of the environment, through SQL run by the engine (histogram bins
-included); Python only lays the answers out. Charts are drawn by matplotlib and inlined as SVG, the
-style sheet is inline, and nothing else is referenced: the file opens the same attached to an e-mail
-or on a closed network.
+Every figure is a row of one of the environment's marts (marts.report_* where a section needs a shape
+of its own: the histograms' bins, the credible candidates, the headline), selected as it is through
+SQLMesh's engine adapter, on any gateway the marts are built on; Python only lays the rows out.
+Charts are drawn by matplotlib and inlined as SVG, the style sheet is inline, and nothing else is
+referenced: the file opens the same attached to an e-mail or on a closed network.
 """
 
 from __future__ import annotations
@@ -26,38 +27,16 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
-from sqlglot import exp, parse_one
 from sqlmesh import Context
 
 from trial_activation.project import (
     HONEST_POPULATION,
-    MissingInEnvironment,
     environment_snapshots,
     environment_state,
-    environment_table,
+    select_rows,
 )
 
-# The tables the report reads, by the name used in its queries.
-TABLES = {
-    "trial_goals": "marts.trial_goals",
-    "trial_activation": "marts.trial_activation",
-    "goal_conversion": "marts.goal_conversion",
-    "activation_funnel": "marts.activation_funnel",
-    "activation_cohorts": "marts.activation_cohorts",
-    "candidate_goals": "marts.candidate_goals",
-    "goals": "staging.activation_goals",  # the goal seed as the environment used it
-    "goal_metrics": "intermediate.org_goal_metrics",  # steadiness: each organization's baseline
-    "raw_events": "raw.trial_events",
-    "events": "staging.trial_events",
-    "quarantine": "staging.trial_events_quarantine",
-}
 POPULATION_LABELS = {"all": "all organizations", HONEST_POPULATION: "not converted by the window's end"}
-HISTOGRAM_BINS = 20
-# The histograms' x axis stops at this quantile of the goal's metric (the tail is counted in the
-# last bin), so a few very active organizations do not squeeze everyone else into one bar.
-HISTOGRAM_TAIL_QUANTILE = 0.95
-CANDIDATE_Q_VALUE = 0.05  # false discovery rate under which a candidate counts as credible
-CANDIDATES_SHOWN = 10
 NO_CREDIBLE_CANDIDATE = "None of the candidates is credibly better than chance."
 
 COLORS = {"converted": "#1b7f5f", "not_converted": "#8a8f98", "threshold": "#c2410c", "all": "#2563eb"}
@@ -66,226 +45,64 @@ COLORS[HONEST_POPULATION] = "#7c3aed"
 
 @dataclass
 class EnvironmentReport:
-    """What the report shows for one environment: query results (DataFrames / dicts) and its charts."""
+    """What the report shows for one environment: rows of its marts (DataFrames / dicts) and its charts."""
 
     environment: str
-    headline: dict
+    headline: dict  # the row of marts.report_headline
     activation_lift: dict  # goal_conversion rows of 'activation', by population
     funnel: pd.DataFrame
-    goals: list[dict]
+    goals: list[dict]  # rows of marts.report_goals, each with its lift rows and histogram bins
     lifts: pd.DataFrame
     cohorts: pd.DataFrame
     days_to_activation: pd.DataFrame
-    days_summary: dict
     candidates: pd.DataFrame
-    candidate_counts: dict  # tested, credible
     provenance: dict
     charts: dict[str, str] = field(default_factory=dict)  # chart name -> inline SVG
 
 
 def collect(context: Context, environment: str) -> EnvironmentReport:
-    """Query everything the report shows from `environment`'s views."""
-    t = {key: environment_table(context, model, environment) for key, model in TABLES.items()}
-    fetch = context.fetchdf
-    headline = fetch(
-        f"""
-        SELECT
-          COUNT(*) AS organizations,
-          COUNT(*) FILTER (WHERE is_activated) AS activated,
-          AVG(is_activated::INT) AS activation_rate,
-          COUNT(*) FILTER (WHERE converted) AS converted,
-          AVG(converted::INT) AS conversion_rate
-        FROM {t['trial_activation']}
-        """
-    ).iloc[0].to_dict()
-    conversion = fetch(f"SELECT * FROM {t['goal_conversion']} ORDER BY goal_order, population")
-    goals = fetch(
-        f"""
-        SELECT
-          c.goal_id,
-          c.goal_name,
-          c.goal_order,
-          s.description,
-          s.goal_kind,
-          s.baseline_ratio,
-          ANY_VALUE(g.threshold) AS threshold,
-          COUNT(*) AS organizations,
-          COUNT(*) FILTER (WHERE g.is_completed) AS completed,
-          AVG(g.is_completed::INT) AS completion_rate
-        FROM (SELECT DISTINCT goal_id, goal_name, goal_order FROM {t['goal_conversion']}) AS c
-        JOIN {t['goals']} AS s ON c.goal_id = s.goal_id
-        JOIN {t['trial_goals']} AS g ON c.goal_id = g.goal_id
-        GROUP BY ALL
-        ORDER BY c.goal_order
-        """
-    )
-    bins = _histograms(context, t)
-    goal_rows = []
-    for goal in goals.to_dict("records"):
+    """Select everything the report shows from `environment`'s marts: each section is the rows of one
+    mart (models/marts/report_*.sql where a section needs a shape of its own), read through SQLMesh's
+    engine adapter, so the report reads any gateway the marts are built on."""
+
+    def rows(model: str, where: dict | None = None, order_by: tuple = ()) -> pd.DataFrame:
+        return select_rows(context, model, environment, where=where, order_by=order_by)
+
+    conversion = rows("marts.goal_conversion", order_by=("goal_order", "population"))
+    bins = rows("marts.report_goal_histograms", order_by=("goal_id", "converted", "bin"))
+    goals = []
+    for goal in rows("marts.report_goals", order_by=("goal_order",)).to_dict("records"):
         goal["lift"] = conversion[conversion.goal_id == goal["goal_id"]].to_dict("records")
         goal["bins"] = bins[bins.goal_id == goal["goal_id"]]
-        goal_rows.append(goal)
-    days = fetch(
-        f"""
-        SELECT days_to_activation, COUNT(*) AS organizations
-        FROM {t['trial_activation']}
-        WHERE is_activated
-        GROUP BY days_to_activation
-        ORDER BY days_to_activation
-        """
-    )
-    days_summary = fetch(
-        f"""
-        SELECT
-          COUNT(*) AS activated,
-          MEDIAN(days_to_activation) AS median_days,
-          QUANTILE_CONT(days_to_activation, 0.9) AS p90_days
-        FROM {t['trial_activation']}
-        WHERE is_activated
-        """
-    ).iloc[0].to_dict()
-    candidates = fetch(
-        f"""
-        SELECT *
-        FROM {t['candidate_goals']}
-        WHERE is_supported AND q_value < {CANDIDATE_Q_VALUE}
-        ORDER BY q_value, rate_difference DESC, candidate_id
-        LIMIT {CANDIDATES_SHOWN}
-        """
-    )
-    candidate_counts = fetch(
-        f"""
-        SELECT
-          COUNT(*) AS tested,
-          COUNT(*) FILTER (WHERE is_supported AND q_value < {CANDIDATE_Q_VALUE}) AS credible
-        FROM {t['candidate_goals']}
-        """
-    ).iloc[0].to_dict()
+        goals.append(goal)
     activation = conversion[conversion.goal_id == "activation"]
     return EnvironmentReport(
         environment=environment,
-        headline=headline,
+        headline=rows("marts.report_headline").iloc[0].to_dict(),
         activation_lift={row["population"]: row for row in activation.to_dict("records")},
-        funnel=fetch(f"SELECT * FROM {t['activation_funnel']} WHERE section = 'funnel' ORDER BY step"),
-        goals=goal_rows,
+        funnel=rows("marts.activation_funnel", where={"section": "funnel"}, order_by=("step",)),
+        goals=goals,
         lifts=conversion,
-        cohorts=fetch(f"SELECT * FROM {t['activation_cohorts']} ORDER BY trial_start_week"),
-        days_to_activation=days,
-        days_summary=days_summary,
-        candidates=candidates,
-        candidate_counts=candidate_counts,
-        provenance=_provenance(context, environment, t),
+        cohorts=rows("marts.activation_cohorts", order_by=("trial_start_week",)),
+        days_to_activation=rows("marts.report_days_to_activation", order_by=("days_to_activation",)),
+        candidates=rows("marts.report_candidates", order_by=("candidate_rank",)),
+        provenance=_provenance(context, environment, rows),
     )
 
 
-def _histograms(context: Context, t: dict) -> pd.DataFrame:
-    """Per goal, converted vs not: organizations per bin of the goal's metric, binned by the engine.
-
-    The metric is the goal's event count, or for a steadiness goal the ratio of its window to its
-    baseline (what the seed's baseline_ratio applies to); organizations without baseline events have
-    no ratio (their threshold is the floor) and are counted apart (bin NULL).
-    """
-    return context.fetchdf(
-        f"""
-        WITH metric AS (
-          SELECT
-            g.goal_id,
-            a.converted,
-            CASE
-              WHEN g.goal_kind = 'steadiness' THEN g.metric_value / NULLIF(m.baseline_value, 0)
-              ELSE g.metric_value
-            END AS x,
-            g.goal_kind = 'steadiness' AS is_ratio,
-            CASE WHEN g.goal_kind = 'steadiness' THEN s.baseline_ratio ELSE g.threshold END AS threshold_line
-          FROM {t['trial_goals']} AS g
-          JOIN {t['trial_activation']} AS a ON g.organization_id = a.organization_id
-          JOIN {t['goals']} AS s ON g.goal_id = s.goal_id
-          LEFT JOIN {t['goal_metrics']} AS m ON g.organization_id = m.organization_id AND g.goal_id = m.goal_id
-        ), axis AS (
-          SELECT
-            goal_id,
-            GREATEST(QUANTILE_CONT(x, {HISTOGRAM_TAIL_QUANTILE}), ANY_VALUE(threshold_line)) AS upper,
-            ANY_VALUE(is_ratio) AS is_ratio
-          FROM metric
-          GROUP BY goal_id
-        ), width AS (
-          SELECT
-            goal_id,
-            CASE
-              WHEN is_ratio THEN GREATEST(upper, 1e-9) / {HISTOGRAM_BINS}
-              ELSE GREATEST(1, CEIL(upper / {HISTOGRAM_BINS}))  -- counts: whole-number bins
-            END AS bin_width
-          FROM axis
-        ), binned AS (
-          SELECT
-            m.goal_id,
-            m.converted,
-            LEAST(FLOOR(m.x / w.bin_width), {HISTOGRAM_BINS} - 1)::INT AS bin,
-            w.bin_width,
-            m.threshold_line
-          FROM metric AS m
-          JOIN width AS w ON m.goal_id = w.goal_id
-        )
-        SELECT
-          goal_id,
-          converted,
-          bin,
-          ANY_VALUE(bin_width) AS bin_width,
-          ANY_VALUE(threshold_line) AS threshold_line,
-          COUNT(*) AS organizations,
-          CASE
-            WHEN bin IS NOT NULL
-            THEN COUNT(*) / SUM(CASE WHEN bin IS NOT NULL THEN COUNT(*) END) OVER (PARTITION BY goal_id, converted)
-          END AS share  -- of the group's organizations that have a value
-        FROM binned
-        GROUP BY goal_id, converted, bin
-        ORDER BY goal_id, converted, bin
-        """
-    )
-
-
-def _provenance(context: Context, environment: str, t: dict) -> dict:
+def _provenance(context: Context, environment: str, rows) -> dict:
     env = environment_state(context, environment)
     snapshots = environment_snapshots(context, environment)
-    # The file(s) raw.trial_events reads are in the definition of its physical view in this environment.
-    raw = exp.to_table(snapshots["raw.trial_events"].table_name(), dialect="duckdb")
-    definition = context.fetchdf(
-        f"SELECT sql FROM duckdb_views() WHERE schema_name = {exp.Literal.string(raw.db).sql()}"
-        f" AND view_name = {exp.Literal.string(raw.name).sql()}"
-    )
-    counts = context.fetchdf(
-        f"""
-        SELECT
-          (SELECT COUNT(*) FROM {t['raw_events']}) AS raw_rows,
-          (SELECT COUNT(*) FROM {t['events']}) AS events,
-          (SELECT COUNT(*) FROM {t['quarantine']}) AS quarantined
-        """
-    ).iloc[0].to_dict()
     return {
         "environment": environment,
         "built_at": _timestamp(env.finalized_ts),
         "reported_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "input_files": _input_files(definition.sql.iloc[0]) if len(definition) else ["(unknown)"],
-        "counts": counts,
+        "inputs": rows("marts.report_input", order_by=("input_source",)),
         "models": sorted(
             (name, s.version, s.fingerprint.to_identifier()) for name, s in snapshots.items()
         ),
-        "seed": context.fetchdf(f"SELECT * FROM {t['goals']}"),
+        "seed": rows("staging.activation_goals", order_by=("goal_order",)),
     }
-
-
-def _input_files(view_sql: str) -> list[str]:
-    """The paths raw.trial_events' view reads (the first argument of each READ_CSV / READ_PARQUET)."""
-    files = []
-    for call in parse_one(view_sql, dialect="duckdb").find_all(exp.Func):
-        name = call.sql_name() if not isinstance(call, exp.Anonymous) else call.name
-        if name.upper() in ("READ_CSV", "READ_PARQUET", "READ_CSV_AUTO"):
-            first = call.this if call.this is not None else (call.expressions or [None])[0]
-            if isinstance(first, exp.Array):
-                files.extend(e.name for e in first.expressions)
-            elif first is not None:
-                files.append(first.name)
-    return files or ["(unknown)"]
 
 
 def _timestamp(epoch_ms) -> str:
@@ -338,9 +155,10 @@ def goal_histogram(goal: dict) -> str:
     bins = goal["bins"].dropna(subset=["bin"])
     figure, axes = _figure(6.4, 2.8)
     width = float(goal["bins"].bin_width.iloc[0]) if len(goal["bins"]) else 1.0
-    edges = [width * i for i in range(HISTOGRAM_BINS + 1)]
+    count = int(goal["bins"].bin_count.iloc[0]) if len(goal["bins"]) else 1
+    edges = [width * i for i in range(count + 1)]
     for converted, label, color in ((False, "not converted", "not_converted"), (True, "converted", "converted")):
-        share = [0.0] * HISTOGRAM_BINS
+        share = [0.0] * count
         for row in bins[bins.converted == converted].itertuples():
             share[int(row.bin)] = row.share
         axes.stairs(share, edges, label=label, color=COLORS[color], fill=True, alpha=0.45)
@@ -448,9 +266,7 @@ def render(reports: list[EnvironmentReport]) -> str:
         reports=reports,
         honest=HONEST_POPULATION,
         population_labels=POPULATION_LABELS,
-        q_value=CANDIDATE_Q_VALUE,
         no_credible=NO_CREDIBLE_CANDIDATE,
-        tail_quantile=HISTOGRAM_TAIL_QUANTILE,
         isna=pd.isna,
         zip=zip,
     )
@@ -463,11 +279,6 @@ def default_path(project: Path, environments: list[str]) -> Path:
 
 def write_report(context: Context, environments: list[str], out: Path | str | None = None) -> Path:
     """Collect, draw and write the report of `environments` (one, or two compared); returns its path."""
-    if context.engine_adapter.dialect != "duckdb":
-        raise MissingInEnvironment(
-            f"the report reads the warehouse's DuckDB catalog: run it on the local (DuckDB) gateway,"
-            f" not {context.engine_adapter.dialect}"
-        )
     reports = [collect(context, environment) for environment in environments]
     for report in reports:
         draw_charts(report)

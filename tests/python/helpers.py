@@ -1,12 +1,16 @@
 """The tests' shared helpers (the logs' paths and copy_project are trial_activation.testing's, shared with
 the benchmarks): where screenshots go, a project copy built into prod once per module, plan without applying, what SQLMesh computed (from its state), an environment's physical tables, edit a
-goal in the seed. Marts are read and compared with tests/python/marts.py."""
+goal in the seed, a throwaway PostgreSQL database (on the TRIAL_PG_* server) and a project built
+there on the sample. Marts are read and compared with tests/python/marts.py."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import io
+import os
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -209,3 +213,74 @@ class SharedProject:
 @pytest.fixture(scope="module")
 def shared_project(tmp_path_factory) -> SharedProject:
     return SharedProject(tmp_path_factory.mktemp("environments"))
+
+
+# --- PostgreSQL: the server .ci/postgres.sh starts (TRIAL_PG_*) --------------------------------------
+
+RAW_COLUMNS = ("organization_id", "activity_name", "timestamp", "converted", "converted_at", "trial_start", "trial_end")
+
+
+def require_postgres():
+    try:
+        import psycopg2
+    except ImportError:
+        pytest.fail("PostgreSQL gateway test: psycopg2 is not installed (pip install -e '.[test]')")
+    if not os.environ.get("TRIAL_PG_HOST"):
+        pytest.fail(
+            "PostgreSQL gateway test: TRIAL_PG_HOST is not set. Run the tests with `bash .ci/run` (it starts a"
+            " throwaway server) or export TRIAL_PG_HOST/TRIAL_PG_PORT/TRIAL_PG_USER/TRIAL_PG_PASSWORD/TRIAL_PG_DATABASE."
+        )
+    try:
+        psycopg2.connect(**postgres_server(), connect_timeout=10).close()
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"PostgreSQL gateway test: cannot connect to the server in TRIAL_PG_*: {error}")
+    return psycopg2
+
+
+@contextmanager
+def fresh_postgres_database():
+    """A new, empty database on the TRIAL_PG_* server, dropped (connections and all) on exit: yields
+    psycopg2's connection arguments for it."""
+    psycopg2 = require_postgres()
+    server = postgres_server()
+    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(**server)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield {**server, "dbname": database}
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+
+
+def postgres_server() -> dict:
+    """psycopg2 connection arguments for the server's maintenance database."""
+    return {
+        "host": os.environ["TRIAL_PG_HOST"],
+        "port": int(os.environ.get("TRIAL_PG_PORT", "5432")),
+        "user": os.environ.get("TRIAL_PG_USER", "postgres"),
+        "password": os.environ.get("TRIAL_PG_PASSWORD", ""),
+        "dbname": os.environ.get("TRIAL_PG_DATABASE", "postgres"),
+    }
+
+
+@contextmanager
+def postgres_sample_project(tmp_path: Path, monkeypatch):
+    """A Context on the postgres gateway (a copy of the project under tmp_path), in a fresh database
+    whose raw.trial_events holds the committed sample (every column text, as the CSV); not built yet.
+    Closed, and the database dropped, on exit."""
+    with fresh_postgres_database() as server:
+        import psycopg2
+
+        with psycopg2.connect(**server) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.trial_events ({', '.join(f'{c} TEXT' for c in RAW_COLUMNS)})")
+            with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8", newline="") as rows:
+                cursor.copy_expert("COPY raw.trial_events FROM STDIN WITH (FORMAT csv, HEADER true)", rows)
+        monkeypatch.setenv("TRIAL_GATEWAY", "postgres")
+        monkeypatch.setenv("TRIAL_PG_DATABASE", server["dbname"])
+        context = open_context(copy_project(tmp_path / "project"), warehouse_path=tmp_path / "unused.duckdb", gateway="postgres")
+        try:
+            yield context
+        finally:
+            context.close()

@@ -28,6 +28,12 @@ GRAIN = {
     "marts.activation_funnel": ["section", "step"],
     "marts.activation_cohorts": ["trial_start_week"],
     "marts.candidate_goals": ["candidate_id"],
+    "marts.report_headline": [],  # one row
+    "marts.report_goals": ["goal_id"],
+    "marts.report_goal_histograms": ["goal_id", "converted", "bin"],
+    "marts.report_days_to_activation": ["days_to_activation"],
+    "marts.report_candidates": ["candidate_id"],
+    "marts.report_input": ["input_source"],
 }
 MARTS = ("marts.trial_goals", "marts.trial_activation")
 # For floats computed another way (another engine, the independent oracle): summation order differs.
@@ -96,8 +102,7 @@ def assert_same_rows(
     actual, expected = (_sorted(_normalised(frame), grain) for frame in (actual, expected))
 
     assert len(actual) == len(expected), f"{name}: {len(actual)} rows, expected {len(expected)}"
-    actual_keys = list(actual[grain].astype(str).itertuples(index=False, name=None))
-    expected_keys = list(expected[grain].astype(str).itertuples(index=False, name=None))
+    actual_keys, expected_keys = (_keys(frame, grain) for frame in (actual, expected))
     if actual_keys != expected_keys:
         only_actual = sorted(set(actual_keys) - set(expected_keys))[:5]
         only_expected = sorted(set(expected_keys) - set(actual_keys))[:5]
@@ -108,6 +113,16 @@ def assert_same_rows(
         if not same.all():
             rows = actual.loc[~same, grain].assign(actual=got[~same], expected=want[~same])
             raise AssertionError(f"{name}.{column} differs on {int((~same).sum())} rows, e.g.\n{rows.head(10)}")
+
+
+def _keys(frame: pd.DataFrame, grain: list[str]) -> list[tuple]:
+    """The grain's values of each row as text, numbers as floats: an integer column with NULLs is a
+    nullable integer from DuckDB and floats from psycopg2, and 3 must match 3.0."""
+    keys = frame[grain].copy()
+    for column in grain:
+        if _is_number(keys[column]):
+            keys[column] = keys[column].astype(float)
+    return list(keys.astype(str).itertuples(index=False, name=None))
 
 
 def _equal(got: pd.Series, want: pd.Series, atol: float, rtol: float) -> pd.Series:

@@ -149,9 +149,9 @@ def test_compare_shows_the_floor_when_it_and_not_the_percentile_is_the_threshold
 
     from trial_activation.compare import EnvironmentComparison, format_comparison
 
-    goal = {"rule": "p75.0", "threshold": 1.0, "percentile_value": 0.0, "threshold_floor": 1.0, "completed": 2,
-            "organizations": 10, "completion_rate": 0.2}
-    other = {**goal, "rule": "p60.0", "threshold": 9.0, "percentile_value": 9.0}
+    goal = {"rule": "p75", "threshold": 1.0, "percentile_value": 0.0, "threshold_floor": 1.0, "is_floor_the_threshold": True,
+            "completed": 2, "organizations": 10, "completion_rate": 0.2}
+    other = {**goal, "rule": "p60", "threshold": 9.0, "percentile_value": 9.0, "is_floor_the_threshold": False}
     goals = pd.DataFrame(
         [{"goal_id": "week_2_activity", **{f"{k}_source": v for k, v in goal.items()},
           **{f"{k}_target": v for k, v in other.items()}}]

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from test_engines import RAW_COLUMNS, fresh_postgres_database, require_postgres
+from helpers import RAW_COLUMNS, fresh_postgres_database, require_postgres
 from trial_activation.project import build, open_context
 from trial_activation.testing import SAMPLE_LOG, copy_project
 

@@ -22,7 +22,6 @@ import gzip
 import os
 import shutil
 import sys
-import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -30,14 +29,15 @@ import pytest
 from trial_activation.project import build, input_report, open_context
 from trial_activation.testing import SAMPLE_LOG, copy_project
 
+from helpers import RAW_COLUMNS, fresh_postgres_database, postgres_sample_project
 from marts import GRAIN, TOLERANCE, assert_marts_equal, read_marts
 from spark_cluster import standalone_cluster
 
-MARTS = tuple(GRAIN)  # every mart
+# Every mart but the input's description, which names the file on DuckDB and the warehouse table elsewhere.
+MARTS = tuple(model for model in GRAIN if model != "marts.report_input")
 # The sample's data rows, counted independently of the project (the gzip's lines less the header).
 with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8") as _rows:
     SAMPLE_RAW_ROWS = sum(1 for _ in _rows) - 1
-RAW_COLUMNS = ("organization_id", "activity_name", "timestamp", "converted", "converted_at", "trial_start", "trial_end")
 
 
 @pytest.fixture(scope="module")
@@ -106,20 +106,8 @@ def test_spark_cluster_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch
 
 
 def test_postgres_builds_the_same_marts(duckdb_marts, tmp_path, monkeypatch):
-    with fresh_postgres_database() as server:
-        import psycopg2
-
-        with psycopg2.connect(**server) as connection, connection.cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA raw; CREATE TABLE raw.trial_events ({', '.join(f'{c} TEXT' for c in RAW_COLUMNS)})")
-            with gzip.open(SAMPLE_LOG, "rt", encoding="utf-8", newline="") as rows:
-                cursor.copy_expert("COPY raw.trial_events FROM STDIN WITH (FORMAT csv, HEADER true)", rows)
-        monkeypatch.setenv("TRIAL_GATEWAY", "postgres")
-        monkeypatch.setenv("TRIAL_PG_DATABASE", server["dbname"])
-        context = open_context(copy_project(tmp_path / "project"), warehouse_path=tmp_path / "unused.duckdb", gateway="postgres")
-        try:
-            assert_builds_the_same_marts(context, duckdb_marts)
-        finally:
-            context.close()
+    with postgres_sample_project(tmp_path, monkeypatch) as context:
+        assert_builds_the_same_marts(context, duckdb_marts)
 
 
 # --- what each engine needs -------------------------------------------------------------------
@@ -164,51 +152,6 @@ def spark_project(tmp_path, monkeypatch, *, master: str):
     finally:
         context.close()
         spark.stop()
-
-
-def require_postgres():
-    try:
-        import psycopg2
-    except ImportError:
-        pytest.fail("PostgreSQL gateway test: psycopg2 is not installed (pip install -e '.[test]')")
-    if not os.environ.get("TRIAL_PG_HOST"):
-        pytest.fail(
-            "PostgreSQL gateway test: TRIAL_PG_HOST is not set. Run the tests with `bash .ci/run` (it starts a"
-            " throwaway server) or export TRIAL_PG_HOST/TRIAL_PG_PORT/TRIAL_PG_USER/TRIAL_PG_PASSWORD/TRIAL_PG_DATABASE."
-        )
-    try:
-        psycopg2.connect(**postgres_server(), connect_timeout=10).close()
-    except psycopg2.OperationalError as error:
-        pytest.fail(f"PostgreSQL gateway test: cannot connect to the server in TRIAL_PG_*: {error}")
-    return psycopg2
-
-
-@contextmanager
-def fresh_postgres_database():
-    """A new, empty database on the TRIAL_PG_* server, dropped (connections and all) on exit: yields
-    psycopg2's connection arguments for it."""
-    psycopg2 = require_postgres()
-    server = postgres_server()
-    database = f"trial_activation_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**server)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
-    try:
-        yield {**server, "dbname": database}
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
-
-
-def postgres_server() -> dict:
-    """psycopg2 connection arguments for the server's maintenance database."""
-    return {
-        "host": os.environ["TRIAL_PG_HOST"],
-        "port": int(os.environ.get("TRIAL_PG_PORT", "5432")),
-        "user": os.environ.get("TRIAL_PG_USER", "postgres"),
-        "password": os.environ.get("TRIAL_PG_PASSWORD", ""),
-        "dbname": os.environ.get("TRIAL_PG_DATABASE", "postgres"),
-    }
 
 
 def write_rows_without_header(source, target) -> None:

@@ -5,7 +5,9 @@ the page makes recorded, and checked against the marts queried here: one rendere
 and goal, no http(s) request, the headline numbers, the activation lift and the candidate goals. A
 full-page screenshot goes to artifacts/report/ (git-ignored). Then the same for `--compare prod:dev`,
 dev being planned without changes, so that it has no view of its own for any mart (SQLMesh only
-creates dev views for changed models) and both columns must show the same numbers.
+creates dev views for changed models) and both columns must show the same numbers. Last, the report
+of a PostgreSQL build of the same sample: the same rows in every section, and the same page but for
+the charts' drawing and the provenance.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import re
 import shutil
 
 import duckdb
+import pandas as pd
 import pytest
 
-from helpers import ARTIFACTS, edit_goal, plan_dev_with_edit, short_name
+from helpers import ARTIFACTS, edit_goal, plan_dev_with_edit, postgres_sample_project, short_name
+from marts import GRAIN, TOLERANCE, assert_same_rows
 from trial_activation.__main__ import main
-from trial_activation.project import MissingInEnvironment, environment_table
-from trial_activation.report import CANDIDATE_Q_VALUE, CANDIDATES_SHOWN, NO_CREDIBLE_CANDIDATE
+from trial_activation.project import MissingInEnvironment, build, environment_table
+from trial_activation.report import NO_CREDIBLE_CANDIDATE, collect
 from ui_server import CHROMIUM_ARGS
 
 SCREENSHOTS = ARTIFACTS / "report"
@@ -46,8 +50,9 @@ def _expected(context, suffix: str = "") -> dict:
         f"SELECT * FROM marts{suffix}.goal_conversion WHERE goal_id = 'activation' AND population = 'unconverted_at_window_end'"
     )
     assert len(lift) == 1
+    q_value = context.config.variables["report_candidate_q_value"]
     credible = context.fetchdf(
-        f"SELECT COUNT(*) AS n FROM marts{suffix}.candidate_goals WHERE is_supported AND q_value < {CANDIDATE_Q_VALUE}"
+        f"SELECT COUNT(*) AS n FROM marts{suffix}.candidate_goals WHERE is_supported AND q_value < {q_value}"
     ).n.iloc[0]
     goals = context.fetchdf(f"SELECT goal_id FROM staging{suffix}.activation_goals").goal_id
     return {
@@ -57,6 +62,7 @@ def _expected(context, suffix: str = "") -> dict:
         "activation_rate": totals.activated / totals.organizations,
         "lift": lift.iloc[0],
         "credible_candidates": int(credible),
+        "candidates_shown": context.config.variables["report_candidates_shown"],
         "charts": sorted([*CHARTS_BESIDES_GOALS, *(f"goal:{goal}" for goal in goals)]),
     }
 
@@ -119,7 +125,7 @@ def _check_candidates(page, expected: dict) -> None:
     section = page.locator('[data-section="candidates"]')
     if expected["credible_candidates"]:
         rows = section.locator("code")  # each candidate is shown with its seed row
-        assert rows.count() == min(expected["credible_candidates"], CANDIDATES_SHOWN)
+        assert rows.count() == min(expected["credible_candidates"], expected["candidates_shown"])
     else:
         assert section.inner_text().strip() == NO_CREDIBLE_CANDIDATE
 
@@ -214,3 +220,59 @@ def test_a_model_missing_from_the_environment_is_named(sample_build):
     with pytest.raises(MissingInEnvironment, match=r"^marts\.no_such_mart is not in environment 'prod' .*build -e prod") as error:
         environment_table(context, "marts.no_such_mart", "prod")
     assert "\n" not in str(error.value)
+
+
+# What the report shows from each mart, with the grain its rows are compared on.
+SECTIONS = {
+    "funnel": GRAIN["marts.activation_funnel"],
+    "lifts": GRAIN["marts.goal_conversion"],
+    "cohorts": GRAIN["marts.activation_cohorts"],
+    "days_to_activation": GRAIN["marts.report_days_to_activation"],
+    "candidates": GRAIN["marts.report_candidates"],
+}
+
+
+def test_report_from_postgres_shows_the_duckdb_figures(sample_build, tmp_path, monkeypatch):
+    """The report read from a PostgreSQL build of the sample (through the CLI, on TRIAL_GATEWAY=postgres)
+    shows the figures of the DuckDB build's report: every section's rows, and the page's text once the
+    charts (drawn from those rows; the engines sum floats in their own order) and the provenance (other
+    versions and input) are set aside."""
+    duckdb_context, _ = sample_build
+    expected = collect(duckdb_context, "prod")
+    duckdb_page = tmp_path / "duckdb.html"
+    _write_report(duckdb_context, duckdb_page)
+    with postgres_sample_project(tmp_path, monkeypatch) as context:
+        build(context, skip_tests=True)  # the YAML unit tests run on DuckDB (test_sqlmesh_checks.py)
+        actual = collect(context, "prod")
+        postgres_page = tmp_path / "postgres.html"
+        status = main(
+            ["report", "--project", str(context.path), "--warehouse", str(tmp_path / "unused.duckdb"), "--out", str(postgres_page)]
+        )
+        assert status == 0
+    assert not (tmp_path / "unused.duckdb").exists()
+
+    assert_same_rows(pd.DataFrame([actual.headline]), pd.DataFrame([expected.headline]), [], atol=TOLERANCE, name="headline")
+    for section, grain in SECTIONS.items():
+        assert_same_rows(getattr(actual, section), getattr(expected, section), grain, atol=TOLERANCE, name=section)
+    goals = [{k: v for k, v in goal.items() if k not in ("lift", "bins")} for goal in actual.goals]
+    assert_same_rows(
+        pd.DataFrame(goals), pd.DataFrame([{k: v for k, v in g.items() if k not in ("lift", "bins")} for g in expected.goals]),
+        GRAIN["marts.report_goals"], atol=TOLERANCE, name="goals",
+    )
+    assert_same_rows(
+        *(pd.concat([goal["bins"] for goal in report.goals]) for report in (actual, expected)),
+        GRAIN["marts.report_goal_histograms"], atol=TOLERANCE, name="histograms",
+    )
+    assert_same_rows(actual.provenance["seed"], expected.provenance["seed"], ["goal_id"], name="seed")
+    assert actual.provenance["inputs"].to_dict("records") == [
+        {"input_source": "warehouse table raw.trial_events", "raw_rows": int(expected.provenance["inputs"].raw_rows.sum())}
+    ]
+    assert _page_text(postgres_page) == _page_text(duckdb_page)
+
+
+def _page_text(path) -> str:
+    """The report's HTML without its charts (SVG), the time it was made and its provenance section."""
+    html = path.read_text(encoding="utf-8")
+    html = re.sub(r"<svg.*?</svg>", "<svg/>", html, flags=re.DOTALL)
+    html = re.sub(r"report made [0-9-]+ [0-9:]+ UTC", "report made (time)", html)
+    return html[: html.index("<h2>Provenance</h2>")]
