@@ -1,4 +1,4 @@
-/* The held-out split by cohort: one row per organization whose outcome is known. Ordered by trial_start,
+/* The held-out split by cohort: one row per organization whose outcome is final (conversion window closed). Ordered by trial_start,
    the latest holdout_fraction (config.yaml) of them are the holdout; the rest, the search part, is where
    thresholds are derived and candidates chosen, and the holdout is where they are checked with those
    thresholds held fixed: would the goal have held on the next trials? Organizations with the same
@@ -23,7 +23,7 @@ WITH ranked AS (
     COUNT(*) OVER () AS organizations
   FROM intermediate.trial_organizations
   WHERE
-    outcome_status <> 'pending'
+    is_outcome_final
 )
 SELECT
   organization_id, /* the trialist organization (outcome known) */

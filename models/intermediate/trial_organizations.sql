@@ -24,6 +24,7 @@ MODEL (
     ),
     accepted_values("column" := trial_status, is_in := ('in_trial', 'ended')),
     accepted_values("column" := outcome_status, is_in := ('converted', 'not_converted', 'pending')),
+    not_null(columns := (is_outcome_final)),
     conversion_within_window
   )
 );
@@ -76,6 +77,7 @@ SELECT
     WHEN a.as_of >= trial_end + INTERVAL '1' DAY * @conversion_window_days
     THEN 'not_converted'
     ELSE 'pending'
-  END AS outcome_status /* converted; not_converted once conversion_window_days have passed since trial_end; else pending */
+  END AS outcome_status, /* converted; not_converted once conversion_window_days have passed since trial_end; else pending */
+  a.as_of >= trial_end + INTERVAL '1' DAY * @conversion_window_days AS is_outcome_final /* the conversion window has closed, converted or not: only these count in statistics (a conversion is known at once, a non-conversion only then: counting the early converters would inflate every rate) */
 FROM organizations
 CROSS JOIN intermediate.as_of AS a

@@ -27,7 +27,7 @@ WITH organizations AS (
     is_activated,
     activation_status = 'in_progress' AS is_in_progress,
     converted,
-    outcome_status <> 'pending' AS is_outcome_known,
+    is_outcome_final AS is_outcome_known,
     days_to_activation
   FROM marts.trial_activation
 )
@@ -45,7 +45,7 @@ SELECT
   COUNT(*) FILTER(WHERE
     converted) AS converted, /* of which converted */
   COUNT(*) FILTER(WHERE
-    NOT is_outcome_known) AS pending_outcomes, /* of which the outcome is not known yet (outcome_status pending) */
+    NOT is_outcome_known) AS pending_outcomes, /* of which the conversion window is still open (not is_outcome_final) */
   COUNT(*) FILTER(WHERE
     NOT is_outcome_known) = 0 AS is_outcome_complete, /* every outcome of the cohort is known: its conversion rates are final */
   COUNT(*) FILTER(WHERE

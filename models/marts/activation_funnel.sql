@@ -40,7 +40,7 @@ WITH goals AS (
   SELECT
     a.organization_id,
     a.converted,
-    a.outcome_status <> 'pending' AS is_outcome_known,
+    a.is_outcome_final AS is_outcome_known,
     a.goals_completed,
     COALESCE(l.leading_goals_completed, 0) AS leading_goals_completed
   FROM marts.trial_activation AS a

@@ -7,8 +7,9 @@
      after the purchase cannot have led to it. For activation, the latest window end of the goals;
    - holdout: those of them among the latest trials (intermediate.cohort_split), each goal judged
      against the threshold derived on the earlier trials: does the goal hold on the next trials?
-   Only organizations whose outcome is known count (outcome_status converted or not_converted): one still
-   pending is neither a buyer nor a non-buyer yet, and is counted apart in pending_organizations. */
+   Only organizations whose outcome is final count (is_outcome_final: the conversion window has closed,
+   converted or not; counting early converters before their peers' non-conversions are known would
+   inflate every rate); the others are counted apart in pending_organizations. */
 MODEL (
   name marts.goal_conversion_counts,
   kind FULL,
@@ -70,7 +71,7 @@ WITH goals AS (
     o.is_completed,
     o.is_completed_on_search_threshold,
     a.converted,
-    a.outcome_status <> 'pending' AS is_outcome_known,
+    a.is_outcome_final AS is_outcome_known,
     COALESCE(c.is_holdout, FALSE) AS is_holdout,
     NOT a.converted
     OR a.converted_at >= a.trial_start + (

@@ -70,6 +70,7 @@ WITH goal_summary AS (
     COALESCE(g.goals_missed, 0) AS goals_missed,
     o.trial_status,
     o.outcome_status,
+    o.is_outcome_final,
     o.as_of,
     COALESCE(g.goals_total = g.goals_completed, FALSE) AS is_activated,
     g.last_completed_at,
@@ -99,6 +100,7 @@ SELECT
   goals_missed, /* goals whose window closed without them */
   trial_status, /* in_trial while as_of < trial_end, else ended */
   outcome_status, /* converted; not_converted once conversion_window_days have passed since trial_end; else pending */
+  is_outcome_final, /* the conversion window has closed (converted or not): the organizations statistics count */
   as_of, /* the moment the data describes (intermediate.as_of) */
   CASE WHEN is_activated THEN last_completed_at END AS activated_at, /* when the last goal was completed; NULL when not activated */
   CASE WHEN is_activated THEN @trial_day(trial_start, last_completed_at) END AS days_to_activation, /* whole days from trial_start to activated_at; NULL when not activated */

@@ -44,7 +44,8 @@ pandas/numpy compute everything else straight from the rules in docs/goals.md:
 - activation_status = activated (every goal completed), not_activated (some goal missed), else
   in_progress; goals_missed counts the missed goals;
 - the conversion statistics (goal_conversion, funnel rates, cohorts, candidates) count only the
-  organizations whose outcome is known (outcome_status <> pending); pending ones are counted apart.
+  organizations whose outcome is final (is_outcome_final: as_of >= trial_end +
+  conversion_window_days, converted or not); the others are counted apart as pending.
 
     goals = read_goals("seeds/activation_goals.csv")
     goals_df, activation_df = expected_marts("data/sample/trial_events.csv.gz", goals)
@@ -363,8 +364,8 @@ def _like_to_regex(pattern: str) -> str:
 # marts.goal_conversion and marts.candidate_goals from the same raw file, with scipy for the
 # statistics (Wilson intervals from scipy.stats.binomtest, Newcombe's hybrid score interval built
 # from them as in Newcombe (1998), Fisher's exact test, Benjamini-Hochberg):
-# - only organizations whose outcome is known (outcome_status <> pending) are counted; the pending ones
-#   of each population are pending_organizations;
+# - only organizations whose outcome is final (is_outcome_final) are counted; the others of each
+#   population are pending_organizations;
 # - the honest population of a goal (or candidate) with window end E: organizations that never
 #   converted, or converted at or after trial_start + (E + 1) days (converted_at = the earliest);
 #   for 'activation', E = the latest window_end_day of the goals;
@@ -390,6 +391,7 @@ def organizations_of(events: pd.DataFrame, conversion_window_days: int | None = 
     organizations["outcome_status"] = np.where(
         organizations.converted, "converted", np.where(outcome_known, "not_converted", "pending")
     )
+    organizations["is_outcome_final"] = outcome_known
     return organizations
 
 
@@ -466,7 +468,7 @@ def expected_goal_conversion(raw_path: Path | str, goals: list[dict], **options)
     rows = []
     for goal_id, goal_name, goal_order, completed, window_end_day in outcomes:
         completed = completed.reindex(organizations.index).astype(bool)
-        known = organizations.outcome_status != "pending"
+        known = organizations.is_outcome_final
         for population, mask in (
             ("all", pd.Series(True, index=organizations.index)),
             ("unconverted_at_window_end", honest_mask(organizations, window_end_day)),
@@ -505,7 +507,7 @@ def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) 
     windows = [r for r in grid if r["dimension"] == "window"]
     rules = [r for r in grid if r["dimension"] == "threshold"]
     converted = organizations.converted
-    known = organizations.outcome_status != "pending"
+    known = organizations.is_outcome_final
     as_of = as_of_of(events)
     rows = []
     for pattern in sorted(patterns):

@@ -69,7 +69,7 @@ def check_funnel_and_cohorts(context, events_path) -> None:
     completions = goals_df.pivot(index="organization_id", columns="goal_id", values="is_completed")
     ordered = sorted(GOALS, key=lambda g: int(g["goal_order"]))
     total = len(activation)
-    pending = activation.outcome_status == "pending"
+    pending = ~activation.is_outcome_final.astype(bool)
 
     def rate(members):  # converted / members with a known outcome; NULL when none is known
         known = (members & ~pending).sum()
