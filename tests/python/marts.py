@@ -28,6 +28,9 @@ GRAIN = {
     "marts.activation_funnel": ["section", "step"],
     "marts.activation_cohorts": ["trial_start_week"],
     "marts.candidate_goals": ["candidate_id"],
+    "marts.predictability": ["window_id"],
+    "marts.goal_time_to_conversion": ["goal_id", "completion_group", "day"],
+    "marts.goal_survival_summary": ["goal_id"],
 }
 MARTS = ("marts.trial_goals", "marts.trial_activation")
 # For floats computed another way (another engine, the independent oracle): summation order differs.
