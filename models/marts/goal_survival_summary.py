@@ -1,4 +1,5 @@
-"""marts.goal_survival_summary: does completing a goal go with converting sooner or more? One row per goal.
+"""marts.goal_survival_summary: does completing a goal go with converting sooner or more? One row per goal
+(and activation).
 
 The companion of marts.goal_time_to_conversion (same landmark analysis and censoring): each group's
 organizations and conversions, its Kaplan-Meier median days to convert, and the log-rank test of the
@@ -12,6 +13,7 @@ from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
 from trial_activation.modeling.time_to_conversion import (
+    ACTIVATION,
     COMPLETIONS,
     GOALS,
     ORGANIZATIONS,
@@ -41,17 +43,17 @@ assert list(COLUMNS) == SUMMARY_COLUMNS
     "marts.goal_survival_summary",
     kind="FULL",
     grain=["goal_id"],
-    depends_on=[GOALS, COMPLETIONS, ORGANIZATIONS],
+    depends_on=[GOALS, COMPLETIONS, ACTIVATION, ORGANIZATIONS],
     columns=COLUMNS,
     description=(
-        "Time to conversion by goal completion, one row per goal: from the goal's landmark (trial day"
+        "Time to conversion by goal completion, one row per goal (and 'activation', every goal): from the goal's landmark (trial day"
         " window_end_day + 1), the organizations that completed it and those that did not, how many of each"
         " converted, each group's Kaplan-Meier median days since trial_start to convert (NULL when fewer than"
         " half are estimated to convert), and the log-rank test of the two curves. Organizations not converted"
         " are censored at as_of. Curves: marts.goal_time_to_conversion. An association, not an effect."
     ),
     column_descriptions={
-        "goal_id": "Goal key from seeds/activation_goals.csv",
+        "goal_id": "Goal key from seeds/activation_goals.csv, or 'activation' (every goal completed, marts.trial_activation; landmark after the latest window end of the goals)",
         "landmark_day": "Trial day the follow-up starts: window_end_day + 1",
         "excluded_converted_before_landmark": "Organizations left out: converted before the landmark",
         "excluded_landmark_after_as_of": "Organizations left out: their landmark is after as_of (not there yet)",

@@ -1,5 +1,5 @@
 """marts.goal_time_to_conversion: Kaplan-Meier curves of conversion by goal completion. One row per
-goal_id, completion_group and day since trial_start.
+goal_id (each goal, and activation), completion_group and day since trial_start.
 
 A landmark analysis from the end of each goal's window: organizations converted before trial day
 window_end_day + 1 are left out, the others are followed in whole days until they convert or until
@@ -17,6 +17,7 @@ from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
 from trial_activation.modeling.time_to_conversion import (
+    ACTIVATION,
     COMPLETIONS,
     CURVE_COLUMNS,
     GOALS,
@@ -42,17 +43,17 @@ assert list(COLUMNS) == CURVE_COLUMNS
     "marts.goal_time_to_conversion",
     kind="FULL",
     grain=["goal_id", "completion_group", "day"],
-    depends_on=[GOALS, COMPLETIONS, ORGANIZATIONS],
+    depends_on=[GOALS, COMPLETIONS, ACTIVATION, ORGANIZATIONS],
     columns=COLUMNS,
     description=(
-        "Kaplan-Meier curves of conversion for the organizations that completed each goal and for those that"
-        " did not: one row per goal_id, completion_group and whole day since trial_start, from the goal's"
+        "Kaplan-Meier curves of conversion for the organizations that completed each goal (and activation:"
+        " every goal) and for those that did not: one row per goal_id, completion_group and whole day since trial_start, from the goal's"
         " landmark (trial day window_end_day + 1; organizations converted before it are left out) to the"
         " group's last day followed. Organizations not converted are censored at as_of. survival is the share"
         " not yet converted. Per-goal tests and medians: marts.goal_survival_summary. An association, not an effect."
     ),
     column_descriptions={
-        "goal_id": "Goal key from seeds/activation_goals.csv",
+        "goal_id": "Goal key from seeds/activation_goals.csv, or 'activation' (every goal completed, marts.trial_activation; landmark after the latest window end of the goals)",
         "completion_group": "completed or not_completed (marts.trial_goals.is_completed)",
         "day": "Whole days since trial_start (as trial_day counts them), from the landmark on",
         "at_risk": "Organizations of the group followed up to at least this day and not converted before it",

@@ -25,6 +25,9 @@ from trial_activation.modeling.validation import kaplan_meier_by_group, landmark
 
 GOALS = "staging.activation_goals"
 COMPLETIONS = "marts.trial_goals"
+ACTIVATION = "marts.trial_activation"
+# Activation (every goal completed) is followed from the latest window end of the goals, as in marts.goal_conversion.
+ACTIVATION_ID = "activation"
 ORGANIZATIONS = "intermediate.trial_organizations"
 
 GROUPS = ("completed", "not_completed")
@@ -46,26 +49,32 @@ SUMMARY_COLUMNS = [
 
 
 def goal_outcomes(context) -> pd.DataFrame:
-    """One row per goal and organization: the goal's window_end_day, the organization's trial_start,
-    converted_at (NULL unless converted), as_of and is_completed (also used by marts.goal_survival_summary)."""
-    goals, completions, organizations = (
+    """One row per goal and organization, and per organization for activation (goal_id 'activation',
+    is_activated, the latest window_end_day of the goals): window_end_day, trial_start, converted_at
+    (NULL unless converted), as_of and is_completed."""
+    goals, completions, activation, organizations = (
         exp.to_table(context.resolve_table(name), dialect=context.default_dialect).as_(alias)
-        for name, alias in ((GOALS, "a"), (COMPLETIONS, "g"), (ORGANIZATIONS, "o"))
+        for name, alias in ((GOALS, "a"), (COMPLETIONS, "g"), (ACTIVATION, "t"), (ORGANIZATIONS, "o"))
     )
-    query = (
-        exp.select(
-            "g.goal_id",
-            "a.window_end_day",
-            "o.trial_start",
-            exp.case().when("o.converted", "o.converted_at").as_("converted_at"),
-            "o.as_of",
-            "g.is_completed",
-        )
+    outcome = [
+        "o.trial_start",
+        exp.case().when("o.converted", "o.converted_at").as_("converted_at"),
+        "o.as_of",
+    ]
+    per_goal = (
+        exp.select("g.goal_id", "a.window_end_day", *outcome, "g.is_completed")
         .from_(completions)
         .join(goals, on="a.goal_id = g.goal_id")
         .join(organizations, on="o.organization_id = g.organization_id")
     )
-    rows = context.fetchdf(query)
+    latest_window_end = exp.select("MAX(a.window_end_day)").from_(goals.copy()).subquery()
+    activated = (
+        exp.select(exp.Literal.string(ACTIVATION_ID).as_("goal_id"), latest_window_end.as_("window_end_day"))
+        .select(*outcome, "t.is_activated AS is_completed")
+        .from_(activation)
+        .join(organizations.copy(), on="o.organization_id = t.organization_id")
+    )
+    rows = context.fetchdf(exp.union(per_goal, activated, distinct=False))
     rows.columns = [c.lower() for c in rows.columns]
     for column in ("trial_start", "converted_at", "as_of"):
         rows[column] = pd.to_datetime(rows[column], utc=True).dt.tz_localize(None)
