@@ -34,6 +34,10 @@ GRAIN = {
     "marts.report_days_to_activation": ["days_to_activation"],
     "marts.report_candidates": ["candidate_id"],
     "marts.report_input": ["input_source"],
+    "marts.predictability": ["window_id"],
+    "marts.goal_time_to_conversion": ["goal_id", "completion_group", "day"],
+    "marts.goal_survival_summary": ["goal_id"],
+    "marts.trial_worklist": ["organization_id"],
 }
 MARTS = ("marts.trial_goals", "marts.trial_activation")
 # For floats computed another way (another engine, the independent oracle): summation order differs.

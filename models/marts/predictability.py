@@ -1,0 +1,151 @@
+"""marts.predictability: how well early behaviour predicts conversion at all. One row per feature window.
+
+The ceiling any goal over these windows can reach: if a classifier over ~20 features of a window
+cannot rank converters above the others better than it does with shuffled labels, no single goal
+over that window will either. The engine aggregates the window's in-trial events per organization
+and activity family in one query (intermediate.org_days); the population and outcome come from
+intermediate.trial_organizations; the pivot and the fits are trial_activation/modeling/predictability.py's,
+in SQLMesh's process (context.fetchdf), on DuckDB, PostgreSQL and Spark alike. Weekly, like the search.
+"""
+
+import typing as t
+
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+from sqlmesh import ExecutionContext, model
+
+from trial_activation.modeling.predictability import predictability
+
+ORG_DAYS = "intermediate.org_days"
+ORGANIZATIONS = "intermediate.trial_organizations"
+# The feature windows (first and last trial day, inclusive): the goals' weeks 1, 1-2 and 1-4.
+WINDOWS = ((0, 6), (0, 13), (0, 27))
+WINDOW_ROWS = " UNION ALL ".join(f"SELECT {start} AS window_start_day, {end} AS window_end_day" for start, end in WINDOWS)
+# One query for every window: each organization's in-trial events per activity family (the name up to
+# its first dot), and its own row (activity_family NULL) with the organization-wide counts.
+FEATURES_SQL = f"""
+WITH feature_windows AS ({WINDOW_ROWS}),
+window_days AS (
+  SELECT
+    d.organization_id,
+    w.window_start_day,
+    w.window_end_day,
+    d.trial_day,
+    d.activity_name,
+    CASE WHEN STRPOS(d.activity_name, '.') > 1 THEN LEFT(d.activity_name, STRPOS(d.activity_name, '.') - 1)
+      ELSE d.activity_name END AS activity_family,
+    d.in_trial_events
+  FROM org_days_table AS d
+  INNER JOIN feature_windows AS w
+    ON d.trial_day BETWEEN w.window_start_day AND w.window_end_day
+  WHERE d.in_trial_events > 0
+)
+SELECT organization_id, window_start_day, window_end_day, activity_family,
+  CAST(SUM(in_trial_events) AS BIGINT) AS events,
+  CAST(NULL AS BIGINT) AS active_days,
+  CAST(NULL AS BIGINT) AS activities,
+  CAST(NULL AS BIGINT) AS day_0_events,
+  CAST(NULL AS INT) AS first_day,
+  CAST(NULL AS INT) AS last_day
+FROM window_days
+GROUP BY organization_id, window_start_day, window_end_day, activity_family
+UNION ALL
+SELECT organization_id, window_start_day, window_end_day, CAST(NULL AS TEXT) AS activity_family,
+  CAST(SUM(in_trial_events) AS BIGINT) AS events,
+  CAST(COUNT(DISTINCT trial_day) AS BIGINT) AS active_days,
+  CAST(COUNT(DISTINCT activity_name) AS BIGINT) AS activities,
+  CAST(SUM(CASE WHEN trial_day = 0 THEN in_trial_events ELSE 0 END) AS BIGINT) AS day_0_events,
+  MIN(trial_day) AS first_day,
+  MAX(trial_day) AS last_day
+FROM window_days
+GROUP BY organization_id, window_start_day, window_end_day
+"""
+ORGANIZATION_COLUMNS = ["organization_id", "trial_start", "converted", "converted_at", "outcome_status"]
+
+COLUMNS = {
+    "window_id": "TEXT",
+    "window_start_day": "INT",
+    "window_end_day": "INT",
+    "organizations": "BIGINT",
+    "converted": "BIGINT",
+    "excluded_converted_before_window_end": "BIGINT",
+    "excluded_pending": "BIGINT",
+    "is_sampled": "BOOLEAN",
+    "sample_organizations": "BIGINT",
+    "sample_converted": "BIGINT",
+    "features": "INT",
+    "auc": "DOUBLE",
+    "auc_sd": "DOUBLE",
+    "shuffled_auc_p95": "DOUBLE",
+    "is_above_chance": "BOOLEAN",
+    "folds": "INT",
+    "repeats": "INT",
+    "permutations": "INT",
+}
+
+
+@model(
+    "marts.predictability",
+    kind="FULL",
+    cron="@weekly",
+    grain=["window_id"],
+    depends_on=[ORG_DAYS, ORGANIZATIONS],
+    columns=COLUMNS,
+    description=(
+        "The predictability ceiling: one row per feature window (trial days 0-6, 0-13, 0-27). The"
+        " cross-validated ROC AUC of a standardised logistic regression (trial_activation/modeling/validation.py)"
+        " over per-organization features of the window (log1p of in-trial events per activity family, of all"
+        " events and of day-0 events; active days; distinct activities; span of active days), against the 95th"
+        " percentile of the same figure with the conversion labels shuffled. Population: organizations with a"
+        " known outcome (outcome_status not pending) not converted before the window ended. An AUC not above"
+        " the shuffled p95 means the window's behaviour carries no detectable signal about buying, so no goal"
+        " over it can. Above 5,000 organizations both figures use a stratified sample (is_sampled)."
+    ),
+    column_descriptions={
+        "window_id": "The feature window as first-last trial day, e.g. 0-6",
+        "window_start_day": "First trial day of the window (0-based)",
+        "window_end_day": "Last trial day of the window (inclusive)",
+        "organizations": "Organizations in the population: outcome known, not converted before trial day window_end_day + 1",
+        "converted": "Of which converted",
+        "excluded_converted_before_window_end": "Organizations left out because they converted before the window ended",
+        "excluded_pending": "Organizations left out because their outcome is still pending",
+        "is_sampled": "The figures are computed on a stratified sample of the population (it has more than 5,000 organizations)",
+        "sample_organizations": "Organizations the figures are computed on (the population, or the sample)",
+        "sample_converted": "Of which converted",
+        "features": "Features per organization",
+        "auc": "Mean held-out ROC AUC over repeats x folds stratified cross-validation; 0.5 is chance. NULL when a class has fewer organizations than folds",
+        "auc_sd": "Standard deviation of the held-out AUC across the repeats x folds",
+        "shuffled_auc_p95": "95th percentile of the mean AUC over permutations runs with shuffled labels: what chance alone reaches",
+        "is_above_chance": "auc > shuffled_auc_p95 (p < 0.05 that the features carry no signal)",
+        "folds": "Cross-validation folds",
+        "repeats": "Cross-validation repeats",
+        "permutations": "Label shuffles behind shuffled_auc_p95",
+    },
+    audits=[
+        ("not_null", {"columns": [exp.column(c) for c in ("window_id", "organizations", "converted", "is_sampled", "is_above_chance")]}),
+        ("unique_values", {"columns": [exp.column("window_id")]}),
+        ("accepted_range", {"column": exp.column("auc"), "min_v": exp.Literal.number(0), "max_v": exp.Literal.number(1)}),
+    ],
+)
+def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
+    # Expressions, not SQL text: the engine adapter writes them in its own dialect.
+    tables = {
+        "org_days_table": exp.to_table(context.resolve_table(ORG_DAYS), dialect=context.default_dialect),
+    }
+    query = sqlglot.parse_one(FEATURES_SQL, dialect="duckdb").transform(
+        lambda node: _resolved(node, tables) if isinstance(node, exp.Table) and node.name in tables else node
+    )
+    rows = context.fetchdf(query)
+    rows.columns = [c.lower() for c in rows.columns]
+    organizations_table = exp.to_table(context.resolve_table(ORGANIZATIONS), dialect=context.default_dialect)
+    organizations = context.fetchdf(exp.select(*ORGANIZATION_COLUMNS).from_(organizations_table))
+    organizations.columns = [c.lower() for c in organizations.columns]
+    return predictability(rows, organizations, WINDOWS)[list(COLUMNS)]
+
+
+def _resolved(placeholder: exp.Table, tables: dict) -> exp.Table:
+    """The query's placeholder table as the model's physical table, keeping the placeholder's alias."""
+    table = tables[placeholder.name].copy()
+    table.set("alias", placeholder.args.get("alias"))
+    return table
