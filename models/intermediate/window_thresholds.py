@@ -117,11 +117,13 @@ def window_thresholds() -> ibis.Table:
     converted = organizations.filter(organizations.converted).cross_join(windows_asked)
     converted = converted.filter(
         converted.trial_start + ibis.interval(days=1) * (converted.window_end_day + 1) <= converted.as_of
-    ).join(split, "organization_id")
+    ).left_join(split, "organization_id")
     # Each population's and measure's percentiles on their own, then stacked: one query over several
     # sets of values (a UNION of the same table twice) makes Spark's optimizer produce an invalid plan.
     parts = []
-    for population, members in (("all", converted), ("search", converted.filter(~converted.is_holdout))):
+    # The search part: organizations of the split's earlier trials (not those whose outcome is not final
+    # yet, which are later still).
+    for population, members in (("all", converted), ("search", converted.filter(converted.is_holdout == False))):  # noqa: E712
         members = members.select("organization_id", "window_start_day", "window_end_day")
         counts = members.group_by(["window_start_day", "window_end_day"]).aggregate(converted_org_count=members.count())
         asked = requests.left_join(counts, ["window_start_day", "window_end_day"])
