@@ -68,7 +68,7 @@ WITH days AS (
     MIN(CASE WHEN day_from_latest = 1 THEN min_converted_at END) AS converted_at,
     MIN(min_trial_start) <> MAX(max_trial_start)
     OR MIN(min_trial_end) <> MAX(max_trial_end)
-    OR BOOL_OR(CAST(is_day_conflicting AS BOOLEAN)) AS has_conflicting_attributes,
+    OR BOOL_OR(is_day_conflicting::BOOLEAN) AS has_conflicting_attributes,
     SUM(raw_row_count)::BIGINT AS raw_row_count, /* BIGINT: a SUM is HUGEINT in DuckDB */
     SUM(event_count)::BIGINT AS event_count,
     MIN(first_event_at) AS first_event_at,
