@@ -89,6 +89,30 @@ def test_a_trials_input_agreeing_with_the_events_changes_no_mart(tmp_path_factor
     assert_marts_equal(read_marts(context), read_marts(baseline))
 
 
+def test_a_typed_parquet_trials_input_reads_like_the_csv(tmp_path_factory, baseline):
+    """Parquet keeps its own types (timestamps, a boolean): staging types them the same way."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path_factory.mktemp("parquet_trials")
+    orgs = organizations(baseline)
+    times = {column: pd.to_datetime(orgs[column].replace("", None)) for column in ("trial_start", "trial_end", "converted_at")}
+    table = pa.table(
+        {
+            "ORGANIZATION_ID": orgs.organization_id,
+            "TRIAL_START": times["trial_start"],
+            "TRIAL_END": times["trial_end"],
+            "CONVERTED": orgs.converted == "true",
+            "CONVERTED_AT": times["converted_at"],
+        }
+    )
+    pq.write_table(table, root / "trials.parquet")
+    context = build_sample(root, str(root / "trials.parquet"))
+
+    assert int(context.fetchdf("SELECT SUM(raw_row_count) AS n FROM staging.trials").n[0]) == len(orgs)
+    assert_marts_equal(read_marts(context), read_marts(baseline))
+
+
 def test_a_conversion_only_the_trials_input_knows_is_a_conversion_and_moves_as_of(baseline, late_build):
     context, late, _, _ = late_build
     before = baseline.fetchdf(f"SELECT outcome_status, as_of FROM marts.trial_activation WHERE organization_id = '{late}'")
