@@ -1,4 +1,5 @@
-"""Where raw.trial_events reads the event log from, on the DuckDB default gateway.
+"""Where raw.trial_events reads the event log from, on the DuckDB default gateway, and raw.trials the
+optional trials input (TRIAL_TRIALS_PATH), with the same checks.
 
 Every file is checked before DuckDB reads it, so a wrong file fails the plan with a message that
 names the file and what is wrong with it, before any table is written. The files checked are the ones
@@ -35,6 +36,16 @@ EXPECTED_COLUMNS = (
     "trial_start",
     "trial_end",
 )
+# The optional trials input (TRIAL_TRIALS_PATH): one row per organization, as a billing system exports it.
+TRIALS_COLUMNS = ("organization_id", "trial_start", "trial_end", "converted", "converted_at")
+# What tells one input from the other in the checks and their messages (plain dicts: SQLMesh
+# serializes the globals a macro uses).
+EVENTS_INPUT = {"columns": EXPECTED_COLUMNS, "variable": "TRIAL_EVENTS_PATH", "rows": "an event log needs at least one event"}
+TRIALS_INPUT = {
+    "columns": TRIALS_COLUMNS,
+    "variable": "TRIAL_TRIALS_PATH",
+    "rows": "a trials file needs at least one organization (leave TRIAL_TRIALS_PATH empty for none)",
+}
 TIME_COLUMNS = ("timestamp", "converted_at", "trial_start", "trial_end")
 # Bytes read at a time when a gzipped file is checked from end to end.
 CHUNK_BYTES = 1 << 20
@@ -67,6 +78,27 @@ def trial_events_source(evaluator) -> exp.Expression:
     return _read_csv(source, {file: found["columns"] for file, found in checked.items()})
 
 
+@macro()
+def trials_source(evaluator) -> exp.Expression:
+    """The table function that reads the optional trials input (TRIAL_TRIALS_PATH), checked like the
+    event log; with no path set (or on a warehouse gateway, where the input is not read yet), an empty
+    relation with the same columns, so every plan works without it."""
+    setting = evaluator.var("trial_trials_path") or ""
+    if not setting or evaluator.gateway != "local":
+        empty = [exp.alias_(exp.cast(exp.null(), "TEXT"), column) for column in (*TRIALS_COLUMNS, "filename")]
+        return exp.select(*empty).where(exp.false()).subquery()
+    path = resolve_events_path(setting, _project_root(evaluator))
+    files, hidden = glob_files(path)
+    checked = check_raw_files(path, files, hidden, _checks_cache(), TRIALS_INPUT)
+    source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
+    parquet = [file for file in checked if _is_parquet(file)]
+    if parquet and len(parquet) < len(checked):
+        raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
+    if parquet:
+        return _read_parquet(source, list(checked), any(checked[file]["numeric_converted"] for file in parquet))
+    return _read_csv(source, {file: found["columns"] for file, found in checked.items()}, TRIALS_COLUMNS)
+
+
 def _read_parquet(source: str | None, files: list, numeric_converted: bool) -> exp.Expression:
     read = exp.func(
         "READ_PARQUET",
@@ -87,7 +119,7 @@ def _options(**options) -> list:
     return [exp.EQ(this=exp.column(name), expression=exp.convert(value)) for name, value in options.items()]
 
 
-def _read_csv(source: str | None, headers: dict) -> exp.Expression:
+def _read_csv(source: str | None, headers: dict, expected: tuple = EXPECTED_COLUMNS) -> exp.Expression:
     """READ_CSV with the dialect and the columns spelled out: of the path (`source`, None to list the
     files) when every file has the same header order and compression, else one call per header order
     and compression, of its files.
@@ -113,7 +145,7 @@ def _read_csv(source: str | None, headers: dict) -> exp.Expression:
         reads.append(exp.func("READ_CSV", files_read, *options, exp.EQ(this=exp.column("columns"), expression=types), dialect="duckdb"))
     if len(reads) == 1:
         return reads[0]
-    selected = [exp.column(column, quoted=True) for column in (*EXPECTED_COLUMNS, "filename")]
+    selected = [exp.column(column, quoted=True) for column in (*expected, "filename")]
     selects = [exp.select(*selected).from_(read) for read in reads]
     union = selects[0]
     for select in selects[1:]:
@@ -159,28 +191,30 @@ def _checks_cache() -> str:
     return os.path.join(base, "trial-activation", "checked_files.json")
 
 
-def check_raw_files(path: str, files: list, hidden: list, cache: str | None = None) -> dict:
+def check_raw_files(path: str, files: list, hidden: list, cache: str | None = None, source: dict = EVENTS_INPUT) -> dict:
     """Every file of `files` (those path matches, less the `hidden` ones: glob_files) -> what its check
     found: its columns in file order (lower case), whether it has a row, whether its CONVERTED is a
     Parquet number; after checking that each has exactly the expected columns and can be read to its
     end, and that the files hold at least one row.
 
     A file whose fingerprint is in the `cache` file (JSON) as checked is not read again; the files
-    checked now are added to it. Only files that passed are kept, so a bad file fails every time."""
+    checked now are added to it. Only files that passed are kept, so a bad file fails every time.
+    `source` says which input the files are (EVENTS_INPUT, TRIALS_INPUT): its columns, and its
+    variable for the messages; a cached check of a file with other columns is redone."""
     if not files:
         left_out = f" (hidden files are left out: {', '.join(hidden)})" if hidden else ""
-        raise RawFileError(f"{path}: no file matches this path (TRIAL_EVENTS_PATH){left_out}")
+        raise RawFileError(f"{path}: no file matches this path ({source['variable']}){left_out}")
     known = _read_cache(cache)
     checked = {}
     for file in files:
         stamp = _fingerprint(file)  # before the check: a write during it makes the next render check again
         found = known.get(file)
-        if stamp is None or found is None or found["stamp"] != stamp:
-            found = {"stamp": stamp, **_check_file(file)}
+        if stamp is None or found is None or found["stamp"] != stamp or sorted(found["columns"]) != sorted(source["columns"]):
+            found = {"stamp": stamp, **_check_file(file, source)}
         checked[file] = found
     if not any(found["has_rows"] for found in checked.values()):
         where = files[0] if len(files) == 1 else f"{path} ({len(files)} files)"
-        raise RawFileError(f"{where}: no rows, only a header; an event log needs at least one event")
+        raise RawFileError(f"{where}: no rows, only a header; {source['rows']}")
     if any(known.get(file) != found for file, found in checked.items()):
         # The entries of other paths stay (the unit test's fixture, another input) while their file does.
         kept = {file: found for file, found in known.items() if file not in checked and os.path.exists(file)}
@@ -219,12 +253,13 @@ def _write_cache(cache: str | None, files: dict) -> None:
         pass  # a read-only project: the files are checked again next time
 
 
-def _check_file(file: str) -> dict:
+def _check_file(file: str, source: dict = EVENTS_INPUT) -> dict:
     """What the checks of one file found (see check_raw_files); RawFileError when it cannot be loaded."""
-    header, has_rows = _header(file)
+    expected = source["columns"]
+    header, has_rows = _header(file, source["variable"])
     columns = [c.strip().strip('"').lower() for c, _ in header]
-    missing = [c for c in EXPECTED_COLUMNS if c not in columns]
-    extra = [c or "(empty name)" for c in columns if c not in EXPECTED_COLUMNS]
+    missing = [c for c in expected if c not in columns]
+    extra = [c or "(empty name)" for c in columns if c not in expected]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     problems = [
         f"missing column(s) {', '.join(missing)}" if missing else "",
@@ -234,7 +269,7 @@ def _check_file(file: str) -> dict:
     if any(problems):
         raise RawFileError(
             f"{file}: {'; '.join(p for p in problems if p)}. "
-            f"Expected a header with exactly: {', '.join(EXPECTED_COLUMNS)} (any case)."
+            f"Expected a header with exactly: {', '.join(expected)} (any case)."
         )
     types = [(column, type_) for column, (_, type_) in zip(columns, header)]
     _check_parquet_types(file, types)
@@ -272,7 +307,7 @@ def _check_parquet_types(file: str, columns: list) -> None:
             raise RawFileError(f"{file}: column {column} has Parquet type {arrow_type}; expected {expected}")
 
 
-def _header(file: str) -> tuple:
+def _header(file: str, variable: str = "TRIAL_EVENTS_PATH") -> tuple:
     """The file's column names as written, each with its Parquet (Arrow) type or None in a CSV, and
     whether the file has a row below the header. A gzipped file is decompressed to its end, since a
     transfer cut short still reads without error up to the cut."""
@@ -291,7 +326,7 @@ def _header(file: str) -> tuple:
                 handle.seek(max(0, os.path.getsize(file) - 1))
                 tail = handle.read(1)
     except FileNotFoundError:
-        raise RawFileError(f"{file}: file not found (TRIAL_EVENTS_PATH)") from None
+        raise RawFileError(f"{file}: file not found ({variable})") from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         if "Not a gzipped file" not in str(error):
             raise RawFileError(

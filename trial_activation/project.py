@@ -40,12 +40,14 @@ def open_context(
     project: Path | str = PROJECT_ROOT,
     *,
     events_path: Path | str | None = None,
+    trials_path: Path | str | None = None,
     warehouse_path: Path | str | None = None,
     gateway: str | None = None,
     notification_targets: list | None = None,
     read_only: bool = False,
 ) -> Context:
-    """A sqlmesh Context on `project`, reading `events_path` and writing `warehouse_path`.
+    """A sqlmesh Context on `project`, reading `events_path` (and the optional trials input
+    `trials_path`, TRIAL_TRIALS_PATH) and writing `warehouse_path`.
 
     Both default to the project's config.yaml, that is to the environment (TRIAL_EVENTS_PATH,
     TRIAL_WAREHOUSE_PATH), then to the sample and a warehouse file under the project. A relative path
@@ -84,8 +86,13 @@ def open_context(
             warehouse.parent.mkdir(parents=True, exist_ok=True)
         connection = local.connection.model_copy(update={"database": str(warehouse)})
     overrides = {"gateways": {**config.gateways, "local": local.model_copy(update={"connection": connection})}}
+    variables = dict(config.variables)
     if events_path is not None:
-        overrides["variables"] = {**config.variables, "trial_events_path": str(Path(events_path).resolve())}
+        variables["trial_events_path"] = str(Path(events_path).resolve())
+    if trials_path is not None:  # "" for no trials input
+        variables["trial_trials_path"] = str(Path(trials_path).resolve()) if str(trials_path) else ""
+    if variables != config.variables:
+        overrides["variables"] = variables
     if notification_targets is None:
         notification_targets = alert_targets()
     return Context(
@@ -233,7 +240,25 @@ def input_report(context: Context, environment: str = "prod") -> str:
     hidden = glob_files(events_path)[1]
     if hidden:
         report += f"\n  not read: {len(hidden)} hidden file{'s' if len(hidden) > 1 else ''} the path matches: {', '.join(hidden)}"
-    return report
+    return report + _trials_report(context, environment)
+
+
+def _trials_report(context: Context, environment: str) -> str:
+    """A line for the optional trials input (TRIAL_TRIALS_PATH) when the environment read one: its rows
+    and files, and how many of them are quarantined; nothing without one (or before raw.trials existed)."""
+    try:
+        raw = environment_table(context, "raw.trials", environment)
+        quarantine = environment_table(context, "staging.trials_quarantine", environment)
+    except MissingInEnvironment:
+        return ""
+    files = context.fetchdf(f"SELECT source_file, COUNT(*) AS raw_rows FROM {raw} GROUP BY source_file ORDER BY source_file")
+    if files.empty:
+        return ""
+    quarantined = int(context.fetchdf(f"SELECT COUNT(*) AS n FROM {quarantine}").n[0])
+    return (
+        f"\nTrials input ({environment}): {int(files.raw_rows.sum()):,} rows from {', '.join(files.source_file)}"
+        f" ({quarantined:,} quarantined: staging.trials_quarantine)"
+    )
 
 
 def build(context: Context, environment: str = "prod", **plan_options):

@@ -20,6 +20,7 @@ def _isolated_environment(monkeypatch):
     """No test inherits the project's input/output variables from the shell, and none leaks them."""
     for name in (
         "TRIAL_EVENTS_PATH",
+        "TRIAL_TRIALS_PATH",
         "TRIAL_WAREHOUSE_PATH",
         "TRIAL_EVENTS_START",
         "TRIAL_GATEWAY",

@@ -51,6 +51,7 @@ GOAL_NAMES = {
     "week_4_steadiness": "Paid $5 to $10",
 }
 HOSTILE_DESCRIPTION = "It's'; DROP TABLE raw.trial_events; -- <iframe src=x></iframe>"
+CONVERSION_WINDOW_DAYS = int(re.search(r"conversion_window_days: (\d+)", (PROJECT_ROOT / "config.yaml").read_text()).group(1))
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DEV = "hostile_dev"
 
@@ -72,8 +73,19 @@ def _hostile_events(path: Path) -> dict[str, list[str]]:
     header, rows = _read_sample()
     column = {name: i for i, name in enumerate(header)}
     trial_start = {row[column["ORGANIZATION_ID"]]: row[column["TRIAL_START"]] for row in rows}
+    # The candidate search counts organizations whose outcome is known: not converted, and
+    # conversion_window_days (config.yaml) passed since trial_end by as_of (midnight after the latest
+    # event or conversion). The hostile activities go to such organizations, so that each counts.
+    latest = max(max(row[column["TIMESTAMP"]], row[column["CONVERTED_AT"]])[:10] for row in rows)
+    as_of = datetime.strptime(latest, "%Y-%m-%d") + timedelta(days=1)
     unconverted = sorted(
-        {row[column["ORGANIZATION_ID"]] for row in rows if row[column["CONVERTED"]].upper() == "FALSE"}
+        {
+            row[column["ORGANIZATION_ID"]]
+            for row in rows
+            if row[column["CONVERTED"]].upper() == "FALSE"
+            and datetime.strptime(row[column["TRIAL_END"]][:19], "%Y-%m-%d %H:%M:%S") + timedelta(days=CONVERSION_WINDOW_DAYS)
+            <= as_of
+        }
     )
     renamed = dict(zip(unconverted[: len(HOSTILE_ORGANIZATIONS)], HOSTILE_ORGANIZATIONS))
     for row in rows:
