@@ -51,6 +51,12 @@ class EnvironmentComparison:
     # the honest population: goal_id, goal_order, then organizations, completed, lift, rate_difference,
     # rate_difference_low, rate_difference_high and p_value, each suffixed _source and _target.
     conversion: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The same on population 'holdout' (the latest trials, each goal judged against the threshold derived
+    # on the earlier ones): does the definition hold on new trials?
+    holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # When each environment's data describes (marts.report_status.as_of); None for an environment built
+    # before that mart.
+    as_of: tuple = (None, None)
 
 
 def compare_environments(
@@ -86,7 +92,16 @@ def compare_environments(
         lost_sample=sorted(diff.s_sample["organization_id"].astype(str))[:sample] if sample else [],
         goals=_goal_comparison(context, source, target),
         conversion=_conversion_comparison(context, source, target),
+        holdout=_conversion_comparison(context, source, target, population="holdout"),
+        as_of=tuple(_as_of(context, env) for env in (source, target)),
     )
+
+
+def _as_of(context: Context, environment: str):
+    try:
+        return select_rows(context, "marts.report_status", environment, ("as_of",)).as_of.iloc[0]
+    except MissingInEnvironment:  # an environment built before the model existed
+        return None
 
 
 @contextmanager
@@ -119,13 +134,13 @@ def _goal_comparison(context: Context, source: str, target: str) -> pd.DataFrame
     return frames[0].join(frames[1], how="outer").sort_index().reset_index()
 
 
-def _conversion_comparison(context: Context, source: str, target: str) -> pd.DataFrame:
+def _conversion_comparison(context: Context, source: str, target: str, population: str = HONEST_POPULATION) -> pd.DataFrame:
     frames = []
     for env in (source, target):
         try:
             frame = select_rows(
                 context, "marts.goal_conversion", env, ("goal_id", "goal_order", *CONVERSION_FIGURES),
-                where={"population": HONEST_POPULATION},
+                where={"population": population},
             )
         except MissingInEnvironment:  # an environment built before the model existed
             frame = pd.DataFrame(columns=["goal_id", "goal_order", *CONVERSION_FIGURES])
@@ -140,6 +155,7 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
     c = comparison
     arrow = f"{c.source} -> {c.target}"
     lines = [f"Trial activation: {arrow}"]
+    lines.append(f"  data as of               {_as_of_text(c.as_of[0])} -> {_as_of_text(c.as_of[1])}")
     lines.append(f"  organizations            {c.organizations[0]:,} -> {c.organizations[1]:,}")
     lines.append(
         f"  activated (all goals)    {c.activated[0]:,} ({percent(c.activated[0], c.organizations[0])}) -> "
@@ -185,7 +201,38 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
                 for side in ("_source", "_target")
             )
             lines.append(f"  {row.goal_id:<24} {lift:<36} {difference}")
+    if not c.holdout.empty:
+        lines.append(
+            "  held-out check (the latest trials, each goal's threshold derived on the earlier ones;"
+            " completers' conversion rate minus the others', 95% interval)"
+        )
+        lines.append(f"  {'goal':<24} {'organizations (' + arrow + ')':<40} difference ({arrow})")
+        for row in c.holdout.itertuples():
+            organizations = " -> ".join(
+                _organizations(getattr(row, "organizations" + side), getattr(row, "completed" + side)) for side in ("_source", "_target")
+            )
+            difference = " -> ".join(
+                _difference(
+                    getattr(row, "rate_difference" + side),
+                    getattr(row, "rate_difference_low" + side),
+                    getattr(row, "rate_difference_high" + side),
+                    getattr(row, "organizations" + side),
+                )
+                for side in ("_source", "_target")
+            )
+            lines.append(f"  {row.goal_id:<24} {organizations:<40} {difference}")
     return "\n".join(lines)
+
+
+def _as_of_text(as_of) -> str:
+    return "n/a" if as_of is None or pd.isna(as_of) else pd.Timestamp(as_of).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _organizations(organizations, completed) -> str:
+    """'78 (4 completed)'."""
+    if pd.isna(organizations):
+        return "(no goal)"
+    return f"{int(organizations):,} ({int(completed):,} completed)"
 
 
 def _lift(lift, organizations) -> str:

@@ -32,7 +32,9 @@ from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.model.kind import ModelKindName
 
-from trial_activation.project import MissingInEnvironment, environment_snapshots, environment_table
+import pandas as pd
+
+from trial_activation.project import MissingInEnvironment, environment_snapshots, environment_table, select_rows
 
 SCHEMA = "marts"
 FORMATS = {"csv": "(FORMAT csv, HEADER true)", "parquet": "(FORMAT parquet)"}
@@ -91,6 +93,7 @@ def export_marts(
             "format": file_format,
             "spreadsheet_safe": spreadsheet_safe,
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "as_of": _as_of(context, environment),
             "models": entries,
         }
 
@@ -100,6 +103,16 @@ def export_marts(
 
         _write_atomically(out / MANIFEST, staging, write_manifest)
     return manifest
+
+
+def _as_of(context: Context, environment: str) -> str | None:
+    """When the exported data describes (marts.report_status.as_of, UTC), ISO 8601; None for an environment
+    built before that mart."""
+    try:
+        value = select_rows(context, "marts.report_status", environment, ("as_of",)).as_of.iloc[0]
+    except MissingInEnvironment:
+        return None
+    return None if pd.isna(value) else pd.Timestamp(value).isoformat()
 
 
 def _export_model(context, environment, model, snapshot, file_format, target, staging, spreadsheet_safe) -> dict:

@@ -36,8 +36,14 @@ from trial_activation.project import (
     select_rows,
 )
 
-POPULATION_LABELS = {"all": "all organizations", HONEST_POPULATION: "not converted by the window's end"}
+POPULATION_LABELS = {
+    "all": "all organizations",
+    HONEST_POPULATION: "not converted by the window's end",
+    "holdout": "held-out later trials, not converted by the window's end",
+}
 NO_CREDIBLE_CANDIDATE = "None of the candidates is credibly better than chance."
+NO_TRIAL = "No organization is in trial at this date: nobody to nudge."
+NOTHING_QUALIFIES = "Nothing qualifies: no candidate goal is confirmed on the held-out trials."
 
 COLORS = {"converted": "#1b7f5f", "not_converted": "#8a8f98", "threshold": "#c2410c", "all": "#2563eb"}
 COLORS[HONEST_POPULATION] = "#7c3aed"
@@ -57,6 +63,12 @@ class EnvironmentReport:
     days_to_activation: pd.DataFrame
     candidates: pd.DataFrame
     provenance: dict
+    status: dict = field(default_factory=dict)  # the row of marts.report_status (as_of, pending, in trial, candidates)
+    worklist: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.report_worklist
+    predictability: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.predictability
+    candidate_holdout: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.report_candidate_holdout
+    survival: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.goal_survival_summary, in goal order
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.goal_time_to_conversion
     charts: dict[str, str] = field(default_factory=dict)  # chart name -> inline SVG
 
 
@@ -76,6 +88,10 @@ def collect(context: Context, environment: str) -> EnvironmentReport:
         goal["bins"] = bins[bins.goal_id == goal["goal_id"]]
         goals.append(goal)
     activation = conversion[conversion.goal_id == "activation"]
+    goal_order = dict(zip(conversion.goal_id, conversion.goal_order))
+    survival = rows("marts.goal_survival_summary", order_by=("goal_id",))
+    survival = survival.assign(goal_name=survival.goal_id.map(dict(zip(conversion.goal_id, conversion.goal_name))))
+    survival = survival.iloc[sorted(range(len(survival)), key=lambda i: goal_order.get(survival.goal_id.iloc[i], math.inf))]
     return EnvironmentReport(
         environment=environment,
         headline=rows("marts.report_headline").iloc[0].to_dict(),
@@ -87,6 +103,12 @@ def collect(context: Context, environment: str) -> EnvironmentReport:
         days_to_activation=rows("marts.report_days_to_activation", order_by=("days_to_activation",)),
         candidates=rows("marts.report_candidates", order_by=("candidate_rank",)),
         provenance=_provenance(context, environment, rows),
+        status=rows("marts.report_status").iloc[0].to_dict(),
+        worklist=rows("marts.report_worklist", order_by=("worklist_rank",)),
+        predictability=rows("marts.predictability", order_by=("window_start_day", "window_end_day")),
+        candidate_holdout=rows("marts.report_candidate_holdout", order_by=("candidate_rank",)),
+        survival=survival.reset_index(drop=True),
+        curves=rows("marts.goal_time_to_conversion", order_by=("goal_id", "completion_group", "day")),
     )
 
 
@@ -218,6 +240,35 @@ def days_chart(days: pd.DataFrame) -> str:
     return _svg(figure)
 
 
+def time_to_conversion_chart(curves: pd.DataFrame, survival: pd.DataFrame) -> str:
+    """One panel per goal (and activation), in goal order: the Kaplan-Meier share converted by day since
+    trial start, completed vs not, from the goal's landmark; the log-rank p in the panel's title."""
+    panels = list(survival.itertuples()) or [None]
+    columns = 2 if len(panels) > 1 else 1
+    rows = math.ceil(len(panels) / columns)
+    figure = Figure(figsize=(6.4, 0.4 + 2.3 * rows))
+    grid = figure.subplots(rows, columns, squeeze=False, sharey=True)
+    for axes in grid.flat[len(panels):]:
+        axes.set_visible(False)
+    for axes, goal in zip(grid.flat, panels):
+        axes.spines[["top", "right"]].set_visible(False)
+        if goal is None:
+            axes.set_title("no goal followed", fontsize=8)
+            continue
+        for group, label, color in (("completed", "completed", "converted"), ("not_completed", "not completed", "not_converted")):
+            curve = curves[(curves.goal_id == goal.goal_id) & (curves.completion_group == group)]
+            if len(curve):
+                axes.step(curve.day, curve.share_converted, where="post", color=COLORS[color], label=label)
+        p = "n/a" if pd.isna(goal.log_rank_p) else f"{goal.log_rank_p:.2g}"
+        axes.set_title(f"{goal.goal_name} (log-rank p {p})", fontsize=8)
+        axes.set_xlabel("days since trial start", fontsize=8)
+        _percent_axis(axes.yaxis)
+    grid.flat[0].set_ylabel("share converted")
+    grid.flat[0].legend(frameon=False, fontsize=7)
+    figure.tight_layout()
+    return _svg(figure)
+
+
 # Text stays text (the page's fonts, searchable, smaller), and ids are stable from one run to the next.
 # Every label is plain text: names come from the data and the seeds, and matplotlib would otherwise read
 # $...$ in them as TeX (a goal named "Costs $5\month" stops the report, "$5 to $10" is drawn in italics).
@@ -232,6 +283,7 @@ def draw_charts(report: EnvironmentReport) -> None:
         report.charts["lift"] = lift_chart(report.lifts)
         report.charts["cohorts"] = cohort_chart(report.cohorts)
         report.charts["days_to_activation"] = days_chart(report.days_to_activation)
+        report.charts["time_to_conversion"] = time_to_conversion_chart(report.curves, report.survival)
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -254,6 +306,14 @@ def _count(value) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
+def _number(value, spec: str = ".2f") -> str:
+    return "n/a" if value is None or pd.isna(value) else format(value, spec)
+
+
+def _date(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def render(reports: list[EnvironmentReport]) -> str:
     """The HTML page for one environment, or several side by side."""
     environment = jinja2.Environment(
@@ -261,7 +321,7 @@ def render(reports: list[EnvironmentReport]) -> str:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    environment.filters.update(pct=_pct, points=_points, count=_count)
+    environment.filters.update(pct=_pct, points=_points, count=_count, num=_number)
     return environment.get_template("report.html.j2").render(
         reports=reports,
         honest=HONEST_POPULATION,
@@ -269,6 +329,9 @@ def render(reports: list[EnvironmentReport]) -> str:
         no_credible=NO_CREDIBLE_CANDIDATE,
         isna=pd.isna,
         zip=zip,
+        date=_date,
+        no_trial=NO_TRIAL,
+        nothing_qualifies=NOTHING_QUALIFIES,
     )
 
 

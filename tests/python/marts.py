@@ -34,6 +34,9 @@ GRAIN = {
     "marts.report_days_to_activation": ["days_to_activation"],
     "marts.report_candidates": ["candidate_id"],
     "marts.report_input": ["input_source"],
+    "marts.report_status": [],  # one row
+    "marts.report_worklist": ["organization_id"],
+    "marts.report_candidate_holdout": ["candidate_id"],
     "marts.predictability": ["window_id"],
     "marts.goal_time_to_conversion": ["goal_id", "completion_group", "day"],
     "marts.goal_survival_summary": ["goal_id"],

@@ -16,7 +16,7 @@ from trial_activation.__main__ import main
 from trial_activation.project import PROJECT_ROOT
 from trial_activation.testing import SAMPLE_LOG
 
-from helpers import edit_goal
+from helpers import edit_goal, plan_dev_with_edit
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -161,6 +161,51 @@ def test_compare_shows_the_floor_when_it_and_not_the_percentile_is_the_threshold
     line = format_comparison(comparison).splitlines()[-1]
 
     assert line.split()[:8] == ["week_2_activity", "p75", "=", "0,", "floor", "1", "->", "p60:"]
+
+
+def test_compare_shows_each_goals_held_out_check_and_as_of_in_both_environments(sample_build, capsys):
+    """A threshold experiment (week_1_activity at p60 in dev): compare prints each environment's as_of and,
+    per goal, the held-out figures of marts.goal_conversion (population holdout) in prod and in dev."""
+    import pandas as pd
+
+    context, _ = sample_build
+    dev = "cli_compare_dev"
+    seed = context.path / "seeds" / "activation_goals.csv"
+    original = seed.read_bytes()
+    edit_goal(seed, "week_1_activity", threshold_percentile=60)
+    edited = seed.read_bytes()
+    seed.write_bytes(original)
+    plan_dev_with_edit(context, dev, seed, edited)
+    warehouse = context.path.parent / "warehouse.duckdb"
+
+    status, out, _ = run_cli(capsys, "compare", "--project", str(context.path), "--warehouse", str(warehouse), "--target", dev)
+
+    assert status == 0
+    lines = out.splitlines()
+    as_of = pd.Timestamp(context.fetchdf("SELECT MAX(as_of) AS a FROM marts.trial_activation").a.iloc[0]).strftime("%Y-%m-%d %H:%M UTC")
+    assert f"  data as of               {as_of} -> {as_of}" in lines
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("held-out check"))
+    shown = {line.split()[0]: line for line in lines[start + 2 :]}
+
+    def figures(suffix: str) -> pd.DataFrame:
+        return context.fetchdf(
+            f"SELECT * FROM marts{suffix}.goal_conversion WHERE population = 'holdout' ORDER BY goal_order"
+        ).set_index("goal_id")
+
+    prod, target = figures(""), figures(f"__{dev}")
+    assert list(shown) == list(prod.index) == list(target.index)
+
+    def text(row) -> str:
+        return (
+            f"{100 * row.rate_difference:+.1f} pts [{100 * row.rate_difference_low:+.1f}, {100 * row.rate_difference_high:+.1f}]"
+        )
+
+    for goal, line in shown.items():
+        a, b = prod.loc[goal], target.loc[goal]
+        assert f"{a.organizations:,} ({a.completed:,} completed) -> {b.organizations:,} ({b.completed:,} completed)" in line
+        assert line.rstrip().endswith(f"{text(a)} -> {text(b)}")
+    # The experiment moved week_1_activity's held-out completers (its threshold changed on the search part).
+    assert prod.loc["week_1_activity"].completed != target.loc["week_1_activity"].completed
 
 
 def test_row_with_a_wrong_field_count_names_the_file_and_line(project_copy, tmp_path, capsys):

@@ -22,12 +22,13 @@ import pytest
 from helpers import ARTIFACTS, edit_goal, plan_dev_with_edit, postgres_sample_project, short_name
 from marts import GRAIN, TOLERANCE, assert_same_rows
 from trial_activation.__main__ import main
-from trial_activation.project import MissingInEnvironment, build, environment_table
-from trial_activation.report import NO_CREDIBLE_CANDIDATE, collect
+from trial_activation.project import MissingInEnvironment, build, environment_table, open_context
+from trial_activation.report import NO_CREDIBLE_CANDIDATE, NO_TRIAL, NOTHING_QUALIFIES, collect
+from trial_activation.testing import SAMPLE_LOG, copy_project
 from ui_server import CHROMIUM_ARGS
 
 SCREENSHOTS = ARTIFACTS / "report"
-CHARTS_BESIDES_GOALS = ("funnel", "lift", "cohorts", "days_to_activation")
+CHARTS_BESIDES_GOALS = ("funnel", "lift", "cohorts", "days_to_activation", "time_to_conversion")
 
 
 def _write_report(context, out, *options) -> None:
@@ -130,6 +131,90 @@ def _check_candidates(page, expected: dict) -> None:
         assert section.inner_text().strip() == NO_CREDIBLE_CANDIDATE
 
 
+def _points(value) -> str:
+    return f"{100 * value:+.1f} pts"
+
+
+def _check_as_of_and_in_trial(page, context, suffix: str = "") -> None:
+    """The header's as_of and the organizations left out; on the sample (as_of after every trial) the
+    "In trial now" section is its one line."""
+    status = context.fetchdf(
+        f"""
+        SELECT MAX(as_of) AS as_of, COUNT(*) FILTER (WHERE is_outcome_final) AS final,
+               COUNT(*) FILTER (WHERE outcome_status = 'pending') AS pending,
+               COUNT(*) FILTER (WHERE trial_status = 'in_trial') AS in_trial
+        FROM marts{suffix}.trial_activation
+        """
+    ).iloc[0]
+    assert page.locator('[data-metric="as_of"]').first.inner_text() == pd.Timestamp(status.as_of).strftime("%Y-%m-%d %H:%M UTC")
+    assert page.locator('[data-metric="outcomes_final"]').first.inner_text() == f"{int(status.final):,}"
+    assert page.locator('[data-metric="outcomes_pending"]').first.inner_text() == f"{int(status.pending):,}"
+    assert int(status.in_trial) == 0  # the sample's as_of is after every trial's end
+    section = page.locator('[data-section="in-trial"]').first
+    assert section.locator('[data-metric="in_trial_counts"]').inner_text().strip() == NO_TRIAL
+    assert section.locator("table").count() == 0
+
+
+def _check_what_this_data_can_tell(page, context) -> None:
+    """Each table of "What this data can tell you" shows its mart's rows, in order, with their figures."""
+    section = page.locator('[data-section="what-this-data-can-tell"]').first
+
+    def rows(table: str, key: str) -> list[tuple[str, str]]:
+        found = section.locator(f'[data-section="{table}"] tr[data-{key}]')
+        return [(found.nth(i).get_attribute(f"data-{key}"), found.nth(i).inner_text()) for i in range(found.count())]
+
+    ceiling = context.fetchdf("SELECT * FROM marts.predictability ORDER BY window_start_day, window_end_day")
+    shown = rows("predictability", "window")
+    assert [w for w, _ in shown] == list(ceiling.window_id)
+    for (_, text), row in zip(shown, ceiling.itertuples()):
+        assert f"{row.auc:.3f} ± {row.auc_sd:.3f}" in text and f"{row.shuffled_auc_p95:.3f}" in text
+        assert f"{row.organizations:,} ({row.converted:,})" in text
+
+    conversion = context.fetchdf("SELECT * FROM marts.goal_conversion ORDER BY goal_order")
+    honest = conversion[conversion.population == "unconverted_at_window_end"]
+    shown = rows("minimum-detectable", "goal")
+    assert [g for g, _ in shown] == list(honest.goal_id)
+    for (_, text), row in zip(shown, honest.itertuples()):
+        assert f"{_points(row.rate_difference)} ({_points(row.rate_difference_low)} to {_points(row.rate_difference_high)})" in text
+        mdd = row.minimum_detectable_difference
+        assert ("none" in text) if pd.isna(mdd) else (f"±{100 * mdd:.1f} pts" in text)
+        assert f"; {row.pending_organizations:,})" in text
+    holdout = conversion[conversion.population == "holdout"]
+    assert len(holdout) > 0
+    shown = rows("holdout-goals", "goal")
+    assert [g for g, _ in shown] == list(holdout.goal_id)
+    for (_, text), row in zip(shown, holdout.itertuples()):
+        assert text.split("\t")[2].startswith(
+            f"{_points(row.rate_difference)} ({_points(row.rate_difference_low)} to {_points(row.rate_difference_high)})"
+        )
+
+    counts = context.fetchdf(
+        "SELECT MAX(distinct_candidates_tested) AS tested, COUNT(*) FILTER (WHERE is_recommended) AS recommended FROM marts.candidate_goals"
+    ).iloc[0]
+    sentence = section.locator('[data-metric="candidates_recommended"]').inner_text()
+    assert sentence.startswith(f"{int(counts.tested):,} distinct candidate goals were tested")
+    assert (NOTHING_QUALIFIES in sentence) == (int(counts.recommended) == 0)
+    best = context.fetchdf(
+        f"""
+        SELECT candidate_id FROM marts.candidate_goals WHERE is_supported AND NOT is_degenerate
+        ORDER BY search_q_value NULLS LAST, search_p_value NULLS LAST, candidate_id
+        LIMIT {context.config.variables["report_holdout_candidates_shown"]}
+        """
+    ).candidate_id
+    assert [c for c, _ in rows("holdout-candidates", "candidate")] == list(best)
+
+    survival = context.fetchdf(
+        """
+        SELECT s.*, c.goal_order FROM marts.goal_survival_summary AS s
+        JOIN (SELECT DISTINCT goal_id, goal_order FROM marts.goal_conversion) AS c USING (goal_id) ORDER BY c.goal_order
+        """
+    )
+    shown = rows("survival", "goal")
+    assert [g for g, _ in shown] == list(survival.goal_id)
+    for (_, text), row in zip(shown, survival.itertuples()):
+        assert text.rstrip().endswith(f"{row.log_rank_p:.3g}")
+
+
 def _no_network(requests: list[str]) -> None:
     assert requests, "the page itself should have been requested"
     leaving = [url for url in requests if url.startswith(("http://", "https://"))]
@@ -154,6 +239,8 @@ def test_report_renders_offline_with_the_marts_numbers(sample_build, chromium, t
         _check_headline(environment, expected)
         _check_candidates(page, expected)
         assert page.get_by_text("Goal seed as used").count() == 1
+        _check_as_of_and_in_trial(page, context)
+        _check_what_this_data_can_tell(page, context)
         # Provenance: the file the build read, its rows (counted here with DuckDB), every model's version.
         assert page.locator('[data-metric="input_file"]').all_inner_texts() == [str(events.resolve())]
         with duckdb.connect() as reader:
@@ -276,3 +363,58 @@ def _page_text(path) -> str:
     html = re.sub(r"<svg.*?</svg>", "<svg/>", html, flags=re.DOTALL)
     html = re.sub(r"report made [0-9-]+ [0-9:]+ UTC", "report made (time)", html)
     return html[: html.index("<h2>Provenance</h2>")]
+
+
+def _cut_sample(cut: str, target) -> None:
+    """The committed sample as a feed on `cut` holds it: events before the cut, a conversion only if it
+    happened before the cut (so some trials are still running at as_of)."""
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute(
+            f"""
+            COPY (
+              WITH raw AS (
+                SELECT *, TRY_CAST(CONVERTED_AT AS TIMESTAMPTZ) AS conversion
+                FROM READ_CSV('{SAMPLE_LOG}', header = TRUE, all_varchar = TRUE)
+                WHERE TRY_CAST("TIMESTAMP" AS TIMESTAMPTZ) < TIMESTAMPTZ '{cut} 00:00:00+00'
+              )
+              SELECT ORGANIZATION_ID, ACTIVITY_NAME, "TIMESTAMP",
+                     CASE WHEN conversion >= TIMESTAMPTZ '{cut} 00:00:00+00' THEN 'false' ELSE CONVERTED END AS CONVERTED,
+                     CASE WHEN conversion >= TIMESTAMPTZ '{cut} 00:00:00+00' THEN NULL ELSE CONVERTED_AT END AS CONVERTED_AT,
+                     TRIAL_START, TRIAL_END
+              FROM raw
+            ) TO '{target}' (FORMAT CSV, HEADER)
+            """
+        )
+
+
+def test_in_trial_now_lists_the_worklist_on_a_feed_with_running_trials(tmp_path):
+    """The sample cut at 2024-03-15, when a third of its trials are running: "In trial now" lists the
+    worklist's first report_worklist_shown organizations in its order, with their figures, and the
+    counts sentence gives the marts' counts; the header prints that as_of."""
+    events = tmp_path / "cut.csv"
+    _cut_sample("2024-03-15", events)
+    context = open_context(copy_project(tmp_path / "project"), events_path=events, warehouse_path=tmp_path / "warehouse.duckdb")
+    build(context, skip_tests=True, skip_linter=True)
+    out = tmp_path / "report.html"
+    assert main(["report", "--project", str(context.path), "--warehouse", str(tmp_path / "warehouse.duckdb"), "--out", str(out)]) == 0
+    html = out.read_text()
+
+    shown = context.config.variables["report_worklist_shown"]
+    worklist = context.fetchdf("SELECT * FROM marts.trial_worklist ORDER BY worklist_rank")
+    assert len(worklist) > shown  # enough running trials that the list is cut
+    first = worklist.head(shown)
+    rows = re.findall(r'<tr data-organization="([^"]+)">(.*?)</tr>', html, flags=re.DOTALL)
+    assert [organization for organization, _ in rows] == list(first.organization_id)
+    for (_, cells), row in zip(rows, first.itertuples()):
+        text = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", cells, flags=re.DOTALL)]
+        assert text[:4] == [str(row.worklist_rank), row.organization_id, str(row.days_left_in_trial), row.activation_status.replace("_", " ")]
+        assert text[5] == ("none open" if pd.isna(row.next_goal_id) else row.next_goal_name)
+        assert text[8] == ("" if pd.isna(row.next_goal_is_on_pace) else ("yes" if row.next_goal_is_on_pace else "behind"))
+    behind = int(((worklist.activation_status == "in_progress") & (worklist.next_goal_is_on_pace == False)).sum())  # noqa: E712
+    in_progress = int((worklist.activation_status == "in_progress").sum())
+    sentence = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'data-metric="in_trial_counts">(.*?)</p>', html, re.DOTALL).group(1)))
+    assert f"{len(worklist):,} organizations are in trial: {in_progress:,} in progress" in sentence
+    assert f"of which {behind:,} behind pace" in sentence
+    assert NO_TRIAL not in html
+    assert 'data-metric="as_of">2024-03-15 00:00 UTC<' in html
