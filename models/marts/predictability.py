@@ -61,7 +61,7 @@ SELECT organization_id, window_start_day, window_end_day, CAST(NULL AS TEXT) AS 
 FROM window_days
 GROUP BY organization_id, window_start_day, window_end_day
 """
-ORGANIZATION_COLUMNS = ["organization_id", "trial_start", "converted", "converted_at", "outcome_status"]
+ORGANIZATION_COLUMNS = ["organization_id", "trial_start", "converted", "converted_at", "is_outcome_final"]
 
 COLUMNS = {
     "window_id": "TEXT",
@@ -98,7 +98,7 @@ COLUMNS = {
         " over per-organization features of the window (log1p of in-trial events per activity family, of all"
         " events and of day-0 events; active days; distinct activities; span of active days), against the 95th"
         " percentile of the same figure with the conversion labels shuffled. Population: organizations with a"
-        " known outcome (outcome_status not pending) not converted before the window ended. An AUC not above"
+        " final outcome (is_outcome_final: the conversion window closed) not converted before the window ended. An AUC not above"
         " the shuffled p95 means the window's behaviour carries no detectable signal about buying, so no goal"
         " over it can. Above 5,000 organizations both figures use a stratified sample (is_sampled)."
     ),
@@ -106,10 +106,10 @@ COLUMNS = {
         "window_id": "The feature window as first-last trial day, e.g. 0-6",
         "window_start_day": "First trial day of the window (0-based)",
         "window_end_day": "Last trial day of the window (inclusive)",
-        "organizations": "Organizations in the population: outcome known, not converted before trial day window_end_day + 1",
+        "organizations": "Organizations in the population: outcome final, not converted before trial day window_end_day + 1",
         "converted": "Of which converted",
         "excluded_converted_before_window_end": "Organizations left out because they converted before the window ended",
-        "excluded_pending": "Organizations left out because their outcome is still pending",
+        "excluded_pending": "Organizations left out because their outcome is not final yet (conversion window still open)",
         "is_sampled": "The figures are computed on a stratified sample of the population (it has more than 5,000 organizations)",
         "sample_organizations": "Organizations the figures are computed on (the population, or the sample)",
         "sample_converted": "Of which converted",

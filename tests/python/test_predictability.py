@@ -76,7 +76,7 @@ def test_population_excludes_pending_and_earlier_conversions():
             "converted": [False, True, True, False, True],
             # c converts exactly at the end of trial day 6 (the landmark): kept; e has no converted_at: left out
             "converted_at": pd.to_datetime([None, "2024-01-08 00:00", "2024-01-07 23:59", None, None]),
-            "outcome_status": ["pending", "converted", "converted", "not_converted", "converted"],
+            "is_outcome_final": [False, True, True, True, True],
         }
     )
     population = window_population(organizations, window_end_day=6)

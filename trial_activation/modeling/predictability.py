@@ -39,8 +39,8 @@ def window_population(organizations: pd.DataFrame, window_end_day: int) -> pd.Da
     """The organizations a window's figure is computed over, and their outcome.
 
     organizations: one row per organization with organization_id, trial_start, converted,
-    converted_at and outcome_status (intermediate.trial_organizations). Kept: outcome known
-    (outcome_status not 'pending') and not converted before the window ended (not converted, or
+    converted_at and is_outcome_final (intermediate.trial_organizations). Kept: outcome final
+    (the conversion window has closed, converted or not) and not converted before the window ended (not converted, or
     converted_at >= trial_start + window_end_day + 1 days: the honest population of the goals; a
     conversion with no converted_at is not known to be after the window, so it is left out too).
     Returns organization_id and converted (bool), sorted by organization_id, with attrs
@@ -50,7 +50,7 @@ def window_population(organizations: pd.DataFrame, window_end_day: int) -> pd.Da
     converted = frame["converted"].astype(bool)
     landmark = pd.to_datetime(frame["trial_start"]) + pd.to_timedelta(window_end_day + 1, unit="D")
     converted_after = pd.to_datetime(frame["converted_at"]) >= landmark
-    is_pending = frame["outcome_status"] == "pending"
+    is_pending = ~frame["is_outcome_final"].astype(bool)
     converted_before = ~is_pending & converted & ~converted_after.fillna(False)
     kept = frame.loc[~is_pending & ~converted_before, ["organization_id"]].assign(converted=converted)
     kept = kept.sort_values("organization_id").reset_index(drop=True)
