@@ -495,21 +495,19 @@ def two_by_two_figures(completed: pd.Series, converted: pd.Series) -> dict:
 
 def minimum_detectable_difference(n1: int, n2: int, p_base: float, tests: int = 1) -> float | None:
     """The smallest difference in conversion rates that groups of n1 and n2 organizations detect with
-    80% power in a two-sided test at 5% / tests, on the arcsine scale (Cohen's h): solved with scipy
-    for the h whose power, both tails counted, is 80%, then taken from p_base up and down
+    80% power in a two-sided test at 5% / tests, on the arcsine scale: Cohen's h from statsmodels'
+    NormalIndPower.solve_power (the documented tool; solving the power equation exactly with scipy
+    instead, both tails counted, gives an h about 1e-6 away, since solve_power stops at a power of
+    0.7999977 or so: more than the comparison's tolerance), then taken from p_base up and down
     (sin((2 asin sqrt(p_base) +- h) / 2)^2); the larger of the rise and the fall, None when a group is
     empty or either leaves [0, 1]."""
-    from scipy import optimize, stats
+    from statsmodels.stats.power import NormalIndPower
 
     if n1 <= 0 or n2 <= 0:
         return None
-    scale = math.sqrt(n1 * n2 / (n1 + n2))
-    critical = stats.norm.isf(0.05 / tests / 2)
-
-    def shortfall(h):
-        return stats.norm.sf(critical - h * scale) + stats.norm.cdf(-critical - h * scale) - 0.80
-
-    h = optimize.brentq(shortfall, 0.0, 100.0, xtol=1e-14, rtol=1e-15)
+    h = NormalIndPower().solve_power(
+        effect_size=None, nobs1=n1, alpha=0.05 / tests, power=0.80, ratio=n2 / n1, alternative="two-sided"
+    )
     phi = 2 * math.asin(math.sqrt(p_base))
     if phi + h > math.pi or phi - h < 0:
         return None
