@@ -3,7 +3,9 @@
 It reads the raw CSV (or Parquet) and a list of goals in the format of seeds/activation_goals.csv,
 and never reads the project's models or warehouse: plain DuckDB only types, validates and
 deduplicates the raw rows (so that timestamp parsing is DuckDB's own, as in the project), and
-pandas/numpy compute everything else straight from the rules in docs/goals.md:
+pandas/numpy (scipy and statsmodels for the statistics) compute everything else straight from the
+rules in docs/goals.md and docs/insight.md, with config.yaml's settings as configured
+(conversion_window_days, holdout_fraction, candidate_min_support); no function of the project is used:
 
 - a raw row is used when every column parses (ids blank or spelled NULL are missing; times are UTC
   instants, offsets applied, and finite), trial_end >= trial_start, converted agrees with
@@ -45,7 +47,32 @@ pandas/numpy compute everything else straight from the rules in docs/goals.md:
   in_progress; goals_missed counts the missed goals;
 - the conversion statistics (goal_conversion, funnel rates, cohorts, candidates) count only the
   organizations whose outcome is final (is_outcome_final: as_of >= trial_end +
-  conversion_window_days, converted or not); the others are counted apart as pending.
+  conversion_window_days, converted or not); the others are counted apart as pending;
+- the held-out split: among the n organizations whose outcome is final, the holdout are those with at
+  least n - floor(holdout_fraction x n) of them (config.yaml) starting strictly earlier (the latest
+  trial starts; a tie at the cut stays in the search part); the search part is the rest of them;
+- a percentile threshold is derived twice: over every converted organization whose window had closed
+  (the goals' own thresholds: outcome final or not), and over those of the search part only (the
+  search threshold, with the same floor; a fixed threshold and steadiness's own per-organization one
+  are the same on both); is_completed_on_search_threshold = the metric reaches the search threshold.
+
+The insight marts (expected_goal_conversion, expected_candidate_goals; see the section below):
+- marts.goal_conversion: per goal and 'activation' (all goals), populations all,
+  unconverted_at_window_end (the honest one) and holdout (the honest one among the holdout, each goal
+  judged completed against its search threshold, activation = all of them so); the 2x2 figures (Wilson
+  intervals, Newcombe's hybrid score difference, Fisher's exact test: scipy), the
+  minimum_detectable_difference (80% power, two-sided 5% / tests, Cohen's h from statsmodels'
+  NormalIndPower mapped around the pooled rate, the larger of rise and fall) and goal_auc
+  ((sensitivity + specificity) / 2);
+- marts.candidate_goals: per candidate, the 2x2 figures on the honest final-outcome organizations
+  (all), on its search part (search_*: search threshold) and on its holdout (holdout_*: search
+  threshold held fixed); in each part a candidate is degenerate when completed or not_completed is 0,
+  or when its 2x2 table repeats an earlier candidate's by candidate_id (duplicate_of, the first);
+  q-values (scipy's Benjamini-Hochberg) over that part's non-degenerate candidates only (NULL for the
+  rest); distinct_candidates_tested = the non-degenerate on all, the `tests` of the
+  minimum_detectable_difference; is_supported = candidate_min_support on both sides (config.yaml);
+  is_recommended = supported, search_q_value < 0.05 and a holdout interval excluding 0 on the side of
+  the search part's difference.
 
     goals = read_goals("seeds/activation_goals.csv")
     goals_df, activation_df = expected_marts("data/sample/trial_events.csv.gz", goals)
@@ -414,13 +441,14 @@ def _like_to_regex(pattern: str) -> str:
 # statistics (Wilson intervals from scipy.stats.binomtest, Newcombe's hybrid score interval built
 # from them as in Newcombe (1998), Fisher's exact test, Benjamini-Hochberg):
 # - only organizations whose outcome is final (is_outcome_final) are counted; the others of each
-#   population are pending_organizations;
+#   population are pending_organizations (none in the holdout, whose outcomes are all final);
 # - the honest population of a goal (or candidate) with window end E: organizations that never
 #   converted, or converted at or after trial_start + (E + 1) days (converted_at = the earliest);
 #   for 'activation', E = the latest window_end_day of the goals;
 # - a candidate's metric: its pattern's in-trial events in its window (every organization, 0 when
 #   none); threshold = fixed, or numpy.percentile of the metrics of the converted organizations whose
-#   window had closed by as_of.
+#   window had closed by as_of (search threshold: those of the search part only); with no such
+#   organization no threshold, and no organization completes it.
 
 
 def organizations_of(events: pd.DataFrame, conversion_window_days: int | None = None) -> pd.DataFrame:
