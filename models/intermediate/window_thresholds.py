@@ -112,18 +112,19 @@ def window_thresholds() -> ibis.Table:
     candidate_requests = candidate_windows.cross_join(percentile_rules.select("threshold_percentile")).mutate(measure=ibis.literal("events"))
     requests = ibis.union(goal_requests, candidate_requests.select(goal_requests.columns), distinct=True)
 
-    # Per requested window, the converted organizations whose window had closed by as_of.
+    # Per requested window, the converted organizations whose window had closed by as_of: all of them,
+    # whether or not their outcome is final (a converted organization's conversion window may still be
+    # open; it is in no part of the split), and those of the search part.
     windows_asked = requests.select("window_start_day", "window_end_day").distinct()
     converted = organizations.filter(organizations.converted).cross_join(windows_asked)
     converted = converted.filter(
         converted.trial_start + ibis.interval(days=1) * (converted.window_end_day + 1) <= converted.as_of
-    ).left_join(split, "organization_id")
+    )
+    search = converted.join(split.filter(~split.is_holdout), "organization_id").select(*converted.columns)
     # Each population's and measure's percentiles on their own, then stacked: one query over several
     # sets of values (a UNION of the same table twice) makes Spark's optimizer produce an invalid plan.
     parts = []
-    # The search part: organizations of the split's earlier trials (not those whose outcome is not final
-    # yet, which are later still).
-    for population, members in (("all", converted), ("search", converted.filter(converted.is_holdout == False))):  # noqa: E712
+    for population, members in (("all", converted), ("search", search)):
         members = members.select("organization_id", "window_start_day", "window_end_day")
         counts = members.group_by(["window_start_day", "window_end_day"]).aggregate(converted_org_count=members.count())
         asked = requests.left_join(counts, ["window_start_day", "window_end_day"])

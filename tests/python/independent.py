@@ -3,7 +3,9 @@
 It reads the raw CSV (or Parquet) and a list of goals in the format of seeds/activation_goals.csv,
 and never reads the project's models or warehouse: plain DuckDB only types, validates and
 deduplicates the raw rows (so that timestamp parsing is DuckDB's own, as in the project), and
-pandas/numpy compute everything else straight from the rules in docs/goals.md:
+pandas/numpy (scipy and statsmodels for the statistics) compute everything else straight from the
+rules in docs/goals.md and docs/insight.md, with config.yaml's settings as configured
+(conversion_window_days, holdout_fraction, candidate_min_support); no function of the project is used:
 
 - a raw row is used when every column parses (ids blank or spelled NULL are missing; times are UTC
   instants, offsets applied, and finite), trial_end >= trial_start, converted agrees with
@@ -45,7 +47,32 @@ pandas/numpy compute everything else straight from the rules in docs/goals.md:
   in_progress; goals_missed counts the missed goals;
 - the conversion statistics (goal_conversion, funnel rates, cohorts, candidates) count only the
   organizations whose outcome is final (is_outcome_final: as_of >= trial_end +
-  conversion_window_days, converted or not); the others are counted apart as pending.
+  conversion_window_days, converted or not); the others are counted apart as pending;
+- the held-out split: among the n organizations whose outcome is final, the holdout are those with at
+  least n - floor(holdout_fraction x n) of them (config.yaml) starting strictly earlier (the latest
+  trial starts; a tie at the cut stays in the search part); the search part is the rest of them;
+- a percentile threshold is derived twice: over every converted organization whose window had closed
+  (the goals' own thresholds: outcome final or not), and over those of the search part only (the
+  search threshold, with the same floor; a fixed threshold and steadiness's own per-organization one
+  are the same on both); is_completed_on_search_threshold = the metric reaches the search threshold.
+
+The insight marts (expected_goal_conversion, expected_candidate_goals; see the section below):
+- marts.goal_conversion: per goal and 'activation' (all goals), populations all,
+  unconverted_at_window_end (the honest one) and holdout (the honest one among the holdout, each goal
+  judged completed against its search threshold, activation = all of them so); the 2x2 figures (Wilson
+  intervals, Newcombe's hybrid score difference, Fisher's exact test: scipy), the
+  minimum_detectable_difference (80% power, two-sided 5% / tests, Cohen's h from statsmodels'
+  NormalIndPower mapped around the pooled rate, the larger of rise and fall) and goal_auc
+  ((sensitivity + specificity) / 2);
+- marts.candidate_goals: per candidate, the 2x2 figures on the honest final-outcome organizations
+  (all), on its search part (search_*: search threshold) and on its holdout (holdout_*: search
+  threshold held fixed); in each part a candidate is degenerate when completed or not_completed is 0,
+  or when its 2x2 table repeats an earlier candidate's by candidate_id (duplicate_of, the first);
+  q-values (scipy's Benjamini-Hochberg) over that part's non-degenerate candidates only (NULL for the
+  rest); distinct_candidates_tested = the non-degenerate on all, the `tests` of the
+  minimum_detectable_difference; is_supported = candidate_min_support on both sides (config.yaml);
+  is_recommended = supported, search_q_value < 0.05 and a holdout interval excluding 0 on the side of
+  the search part's difference.
 
     goals = read_goals("seeds/activation_goals.csv")
     goals_df, activation_df = expected_marts("data/sample/trial_events.csv.gz", goals)
@@ -97,16 +124,32 @@ ACTIVATION_COLUMNS = [
     "activation_status",
     "trial_status",
     "outcome_status",
+    "is_outcome_final",
     "as_of",
 ]
 CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
 
+def _configured(name: str, config: Path = CONFIG) -> str:
+    """A variable of config.yaml (a setting, not a rule: read as the project is configured)."""
+    found = re.search(rf"^\s*{name}:\s*([0-9.]+)\s*$", config.read_text(encoding="utf-8"), re.MULTILINE)
+    assert found, f"no {name} in {config}"
+    return found.group(1)
+
+
 def configured_conversion_window_days(config: Path = CONFIG) -> int:
-    """conversion_window_days of config.yaml (a setting, not a rule: read as the project is configured)."""
-    found = re.search(r"^\s*conversion_window_days:\s*(\d+)\s*$", config.read_text(encoding="utf-8"), re.MULTILINE)
-    assert found, f"no conversion_window_days in {config}"
-    return int(found.group(1))
+    """conversion_window_days of config.yaml."""
+    return int(_configured("conversion_window_days", config))
+
+
+def configured_holdout_fraction(config: Path = CONFIG) -> float:
+    """holdout_fraction of config.yaml: the share of the latest final-outcome trials held out."""
+    return float(_configured("holdout_fraction", config))
+
+
+def configured_min_support(config: Path = CONFIG) -> int:
+    """candidate_min_support of config.yaml: organizations needed on each side of a candidate."""
+    return int(_configured("candidate_min_support", config))
 
 
 def read_goals(path: Path | str) -> list[dict]:
@@ -185,15 +228,19 @@ def expected_marts(
     start: str = "2024-01-01",
     far_outside_trial_days: int = 90,
     conversion_window_days: int | None = None,
+    with_search: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(goals_df, activation_df): what marts.trial_goals and marts.trial_activation should hold.
 
     goals_df has one row per organization and goal (GOAL_COLUMNS), activation_df one row per
-    organization (ACTIVATION_COLUMNS), both sorted by their grain.
+    organization (ACTIVATION_COLUMNS), both sorted by their grain. with_search adds to goals_df
+    search_threshold and is_completed_on_search_threshold (the goal judged against the threshold
+    derived on the search part of the held-out split).
     """
     events = load_events(raw_csv_path, start=start, far_outside_trial_days=far_outside_trial_days)
     organizations = organizations_of(events, conversion_window_days).sort_index()
     as_of = as_of_of(events)
+    in_search = search_part(organizations)
     in_trial = events[events.is_in_trial]
 
     goal_frames = []
@@ -226,18 +273,21 @@ def expected_marts(
             if fallback is not None:
                 baseline = baseline.where(baseline > 0, fallback)
             frame["threshold"] = np.maximum(floor, goal["baseline_ratio"] * baseline.astype(float))
+            frame["search_threshold"] = frame.threshold  # each organization's own, on any part
         else:
             if goal["fixed_threshold"] is not None:
-                frame["threshold"] = max(floor, goal["fixed_threshold"])
+                frame["threshold"] = frame["search_threshold"] = max(floor, goal["fixed_threshold"])
             else:
-                closed = window_closed(organizations, goal["window_end_day"], as_of)
-                converted_values = frame.metric_value[organizations.converted & closed]
-                if len(converted_values):
-                    frame["threshold"] = max(floor, float(np.percentile(converted_values, goal["threshold_percentile"])))
-                else:  # no converted organization's window has closed yet: no threshold yet
-                    frame["threshold"] = np.nan
+                closed = organizations.converted & window_closed(organizations, goal["window_end_day"], as_of)
+                # every such converted organization, and those of the search part only
+                for column, members in (("threshold", closed), ("search_threshold", closed & in_search)):
+                    percentile = converted_percentile(frame.metric_value, members, goal["threshold_percentile"])
+                    frame[column] = np.nan if percentile is None else max(floor, percentile)
         has_threshold = frame.threshold.notna()
         frame["is_completed"] = has_threshold & (frame.metric_value >= frame.threshold)
+        frame["is_completed_on_search_threshold"] = frame.search_threshold.notna() & (
+            frame.metric_value >= frame.search_threshold
+        )
         frame["completion_pct"] = np.where(
             frame.threshold <= 0,
             100.0,
@@ -262,7 +312,8 @@ def expected_marts(
         goal_frames.append(frame.reset_index())
 
     goals_df = pd.concat(goal_frames, ignore_index=True)
-    goals_df = goals_df[GOAL_COLUMNS].sort_values(["organization_id", "goal_id"]).reset_index(drop=True)
+    search_columns = ["search_threshold", "is_completed_on_search_threshold"] if with_search else []
+    goals_df = goals_df[GOAL_COLUMNS + search_columns].sort_values(["organization_id", "goal_id"]).reset_index(drop=True)
 
     by_org = goals_df.groupby("organization_id")
     activation = organizations.copy()
@@ -291,6 +342,31 @@ def as_of_of(events: pd.DataFrame) -> pd.Timestamp:
     if events.converted_at.notna().any():
         latest = max(latest, events.converted_at.max())
     return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
+
+
+def converted_percentile(metric: pd.Series, members: pd.Series, percentile: float) -> float | None:
+    """numpy.percentile (linear) of the members' metric; None when there is no member."""
+    values = metric[members.reindex(metric.index, fill_value=False)]
+    return float(np.percentile(values, percentile)) if len(values) else None
+
+
+def search_part(organizations: pd.DataFrame, holdout_fraction: float | None = None) -> pd.Series:
+    """The search part of the held-out split: final-outcome organizations not in the holdout."""
+    holdout = holdout_of(organizations, holdout_fraction)
+    return organizations.is_outcome_final & ~holdout
+
+
+def holdout_of(organizations: pd.DataFrame, holdout_fraction: float | None = None) -> pd.Series:
+    """The holdout: among the n organizations whose outcome is final, those with at least
+    n - floor(holdout_fraction x n) of them starting strictly earlier (the latest trial starts; a tie at
+    the cut stays in the search part). False for every other organization."""
+    if holdout_fraction is None:
+        holdout_fraction = configured_holdout_fraction()
+    final = organizations.trial_start[organizations.is_outcome_final]
+    n = len(final)
+    earlier = np.searchsorted(np.sort(final.to_numpy()), final.to_numpy(), side="left")  # strictly earlier starts
+    holdout = pd.Series(earlier >= n - math.floor(holdout_fraction * n), index=final.index, dtype=bool)
+    return holdout.reindex(organizations.index, fill_value=False).astype(bool)
 
 
 def window_closed(organizations: pd.DataFrame, window_end_day: int, as_of: pd.Timestamp) -> pd.Series:
@@ -365,13 +441,14 @@ def _like_to_regex(pattern: str) -> str:
 # statistics (Wilson intervals from scipy.stats.binomtest, Newcombe's hybrid score interval built
 # from them as in Newcombe (1998), Fisher's exact test, Benjamini-Hochberg):
 # - only organizations whose outcome is final (is_outcome_final) are counted; the others of each
-#   population are pending_organizations;
+#   population are pending_organizations (none in the holdout, whose outcomes are all final);
 # - the honest population of a goal (or candidate) with window end E: organizations that never
 #   converted, or converted at or after trial_start + (E + 1) days (converted_at = the earliest);
 #   for 'activation', E = the latest window_end_day of the goals;
 # - a candidate's metric: its pattern's in-trial events in its window (every organization, 0 when
 #   none); threshold = fixed, or numpy.percentile of the metrics of the converted organizations whose
-#   window had closed by as_of.
+#   window had closed by as_of (search threshold: those of the search part only); with no such
+#   organization no threshold, and no organization completes it.
 
 
 def organizations_of(events: pd.DataFrame, conversion_window_days: int | None = None) -> pd.DataFrame:
@@ -444,16 +521,60 @@ def two_by_two_figures(completed: pd.Series, converted: pd.Series) -> dict:
     return figures
 
 
-def expected_goal_conversion(raw_path: Path | str, goals: list[dict], **options) -> pd.DataFrame:
-    """What marts.goal_conversion should hold: one row per goal (and 'activation') and population."""
-    goals_df, activation_df = expected_marts(raw_path, goals, **options)
-    organizations = organizations_of(
-        load_events(raw_path, **{k: v for k, v in options.items() if k in ("start", "far_outside_trial_days")})
+def minimum_detectable_difference(n1: int, n2: int, p_base: float, tests: int = 1) -> float | None:
+    """The smallest difference in conversion rates that groups of n1 and n2 organizations detect with
+    80% power in a two-sided test at 5% / tests, on the arcsine scale: Cohen's h from statsmodels'
+    NormalIndPower.solve_power (the documented tool; solving the power equation exactly with scipy
+    instead, both tails counted, gives an h about 1e-6 away, since solve_power stops at a power of
+    0.7999977 or so: more than the comparison's tolerance), then taken from p_base up and down
+    (sin((2 asin sqrt(p_base) +- h) / 2)^2); the larger of the rise and the fall, None when a group is
+    empty or either leaves [0, 1]."""
+    from statsmodels.stats.power import NormalIndPower
+
+    if n1 <= 0 or n2 <= 0:
+        return None
+    h = NormalIndPower().solve_power(
+        effect_size=None, nobs1=n1, alpha=0.05 / tests, power=0.80, ratio=n2 / n1, alternative="two-sided"
     )
+    phi = 2 * math.asin(math.sqrt(p_base))
+    if phi + h > math.pi or phi - h < 0:
+        return None
+    return max(math.sin((phi + h) / 2) ** 2 - p_base, p_base - math.sin((phi - h) / 2) ** 2)
+
+
+def mdd_of(figures: dict, tests: int = 1) -> float | None:
+    """minimum_detectable_difference of a 2x2 table (two_by_two_figures), at its pooled rate."""
+    converted = figures["completed_converted"] + figures["not_completed_converted"]
+    pooled = converted / figures["organizations"] if figures["organizations"] else 0.0
+    return minimum_detectable_difference(figures["completed"], figures["not_completed"], pooled, tests)
+
+
+def auc_of(figures: dict) -> float | None:
+    """Completing the goal as a yes/no predictor of conversion: (sensitivity + specificity) / 2, None
+    when no organization converted or every one did."""
+    a, c = figures["completed_converted"], figures["not_completed_converted"]
+    b, d = figures["completed"] - a, figures["not_completed"] - c
+    if a + c == 0 or b + d == 0:
+        return None
+    return (a / (a + c) + d / (b + d)) / 2
+
+
+def expected_goal_conversion(raw_path: Path | str, goals: list[dict], **options) -> pd.DataFrame:
+    """What marts.goal_conversion should hold: one row per goal (and 'activation') and population
+    (all, unconverted_at_window_end, and holdout: the honest population among the holdout
+    organizations, each goal judged against its search-part threshold)."""
+    goals_df, activation_df = expected_marts(raw_path, goals, with_search=True, **options)
+    organizations = organizations_of(
+        load_events(raw_path, **{k: v for k, v in options.items() if k in ("start", "far_outside_trial_days")}),
+        options.get("conversion_window_days"),
+    )
+    holdout = holdout_of(organizations)
     typed = [_typed_goal(goal) for goal in goals]
     completions = goals_df.pivot(index="organization_id", columns="goal_id", values="is_completed")
+    on_search = goals_df.pivot(index="organization_id", columns="goal_id", values="is_completed_on_search_threshold")
     outcomes = [
-        (g["goal_id"], g["goal_name"], g["goal_order"], completions[g["goal_id"]], g["window_end_day"]) for g in typed
+        (g["goal_id"], g["goal_name"], g["goal_order"], completions[g["goal_id"]], on_search[g["goal_id"]], g["window_end_day"])
+        for g in typed
     ]
     activated = activation_df.set_index("organization_id").is_activated
     outcomes.append(
@@ -462,36 +583,68 @@ def expected_goal_conversion(raw_path: Path | str, goals: list[dict], **options)
             "Activation (all goals)",
             max(g["goal_order"] for g in typed) + 1,
             activated,
+            on_search[[g["goal_id"] for g in typed]].astype(bool).all(axis=1),
             max(g["window_end_day"] for g in typed),
         )
     )
     rows = []
-    for goal_id, goal_name, goal_order, completed, window_end_day in outcomes:
+    known = organizations.is_outcome_final
+    for goal_id, goal_name, goal_order, completed, completed_on_search, window_end_day in outcomes:
         completed = completed.reindex(organizations.index).astype(bool)
-        known = organizations.is_outcome_final
-        for population, mask in (
-            ("all", pd.Series(True, index=organizations.index)),
-            ("unconverted_at_window_end", honest_mask(organizations, window_end_day)),
+        completed_on_search = completed_on_search.reindex(organizations.index).astype(bool)
+        honest = honest_mask(organizations, window_end_day)
+        for population, mask, done in (
+            ("all", pd.Series(True, index=organizations.index), completed),
+            ("unconverted_at_window_end", honest, completed),
+            ("holdout", honest & holdout, completed_on_search),
         ):
+            figures = two_by_two_figures(done[mask & known], organizations.converted[mask & known])
             rows.append(
                 {
                     "goal_id": goal_id,
                     "goal_name": goal_name,
                     "goal_order": goal_order,
                     "population": population,
-                    **two_by_two_figures(completed[mask & known], organizations.converted[mask & known]),
+                    **figures,
                     "pending_organizations": int((mask & ~known).sum()),
+                    "minimum_detectable_difference": mdd_of(figures),
+                    "goal_auc": auc_of(figures),
                 }
             )
     return pd.DataFrame(rows)
 
 
-def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) -> pd.DataFrame:
-    """What marts.candidate_goals should hold (without seed_row and is_supported): one row per candidate."""
+def _with_correction(candidates: pd.DataFrame) -> pd.DataFrame:
+    """One population's candidates (sorted by candidate_id) with is_degenerate, duplicate_of and q_value:
+    a table with an empty side tests nothing; a table identical to an earlier candidate's (by
+    candidate_id) repeats that one's test; q-values (Benjamini-Hochberg, scipy) over the rest only."""
     from scipy import stats
 
+    candidates = candidates.sort_values("candidate_id").reset_index(drop=True)
+    empty_side = (candidates.completed == 0) | (candidates.not_completed == 0)
+    first_seen: dict[tuple, str] = {}
+    duplicate_of = []
+    for row in candidates.itertuples(index=False):
+        table = (row.completed, row.completed_converted, row.not_completed, row.not_completed_converted)
+        first = first_seen.setdefault(table, row.candidate_id)
+        duplicate_of.append(first if first != row.candidate_id else None)
+    candidates["duplicate_of"] = pd.Series(duplicate_of, dtype=object).where(~empty_side, None)
+    candidates["is_degenerate"] = empty_side | candidates.duplicate_of.notna()
+    tested = ~candidates.is_degenerate
+    candidates["q_value"] = np.nan
+    if tested.any():
+        candidates.loc[tested, "q_value"] = stats.false_discovery_control(candidates.p_value[tested].to_numpy(dtype=float))
+    return candidates
+
+
+def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) -> pd.DataFrame:
+    """What marts.candidate_goals should hold (without seed_row): one row per candidate, its figures on
+    every final-outcome organization (all), on the search part (search_*: thresholds derived there) and
+    on the holdout (holdout_*: the search part's thresholds held fixed), and is_recommended."""
     events = load_events(raw_path, **options)
     organizations = organizations_of(events)
+    holdout = holdout_of(organizations)
+    in_search = search_part(organizations)
     in_trial = events[events.is_in_trial]
     activities = sorted(in_trial.activity_name.unique())
     patterns: set[str] = set()
@@ -509,7 +662,7 @@ def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) 
     converted = organizations.converted
     known = organizations.is_outcome_final
     as_of = as_of_of(events)
-    rows = []
+    rows = {"all": [], "search": [], "holdout": []}
     for pattern in sorted(patterns):
         matching = in_trial[in_trial.activity_name.str.fullmatch(_like_to_regex(pattern), na=False)]
         for window in windows:
@@ -519,19 +672,51 @@ def expected_candidate_goals(raw_path: Path | str, grid: list[dict], **options) 
             honest = honest_mask(organizations, end) & known
             closed = converted & window_closed(organizations, end, as_of)
             for rule in rules:
+                candidate_id = f"{pattern}|{window['value']}|{rule['value']}"
                 percentile = float(rule["threshold_percentile"]) if rule.get("threshold_percentile") else None
                 if percentile is None:
-                    threshold = float(rule["fixed_threshold"])
+                    threshold = search_threshold = float(rule["fixed_threshold"])
                 else:
-                    threshold = float(np.percentile(metric[closed], percentile)) if closed.any() else np.nan
-                completed = metric >= threshold
-                rows.append(
-                    {
-                        "candidate_id": f"{pattern}|{window['value']}|{rule['value']}",
-                        "threshold": threshold,
-                        **two_by_two_figures(completed[honest], converted[honest]),
-                    }
-                )
-    candidates = pd.DataFrame(rows)
-    candidates["q_value"] = stats.false_discovery_control(candidates.p_value.to_numpy(dtype=float))
+                    threshold, search_threshold = (
+                        np.nan if value is None else value
+                        for value in (
+                            converted_percentile(metric, closed, percentile),
+                            converted_percentile(metric, closed & in_search, percentile),
+                        )
+                    )
+                for population, members, cut in (
+                    ("all", honest, threshold),
+                    ("search", honest & in_search, search_threshold),
+                    ("holdout", honest & holdout, search_threshold),
+                ):
+                    completed = metric >= cut  # never with no threshold (NaN)
+                    rows[population].append(
+                        {
+                            "candidate_id": candidate_id,
+                            "threshold": cut,
+                            **two_by_two_figures(completed[members], converted[members]),
+                        }
+                    )
+    candidates = _with_correction(pd.DataFrame(rows["all"]))
+    search = _with_correction(pd.DataFrame(rows["search"])).set_index("candidate_id")
+    holdout_part = pd.DataFrame(rows["holdout"]).set_index("candidate_id")
+    tested = int((~candidates.is_degenerate).sum())
+    candidates["distinct_candidates_tested"] = tested
+    candidates["minimum_detectable_difference"] = [
+        mdd_of(row, tests=max(tested, 1)) for row in candidates.to_dict("records")
+    ]
+    support = configured_min_support()
+    candidates["is_supported"] = (candidates.completed >= support) & (candidates.not_completed >= support)
+    ids = candidates.candidate_id
+    for column in ("organizations", "threshold", "rate_difference", "p_value", "q_value"):
+        candidates[f"search_{column}"] = ids.map(search[column])
+    for column in ("organizations", "completed", "rate_difference", "rate_difference_low", "rate_difference_high", "p_value"):
+        candidates[f"holdout_{column}"] = ids.map(holdout_part[column])
+
+    def number(column):
+        return pd.to_numeric(candidates[column], errors="coerce").astype(float)
+
+    search_difference, low, high = number("search_rate_difference"), number("holdout_rate_difference_low"), number("holdout_rate_difference_high")
+    holds = ((search_difference > 0) & (low > 0)) | ((search_difference < 0) & (high < 0))
+    candidates["is_recommended"] = candidates.is_supported & (number("search_q_value") < 0.05) & holds
     return candidates

@@ -42,6 +42,8 @@ GOAL_CONVERSION_COLUMNS = [
     "conversion_rate_not_completed_high",
     *DIFFERENCE,
     "is_significant",
+    "minimum_detectable_difference",
+    "goal_auc",
 ]
 CANDIDATE_COLUMNS = [
     "threshold",
@@ -50,14 +52,31 @@ CANDIDATE_COLUMNS = [
     "conversion_rate_not_completed",
     *DIFFERENCE,
     "q_value",
+    "is_degenerate",
+    "duplicate_of",
+    "distinct_candidates_tested",
+    "minimum_detectable_difference",
+    "is_supported",
+    "search_organizations",
+    "search_threshold",
+    "search_rate_difference",
+    "search_p_value",
+    "search_q_value",
+    "holdout_organizations",
+    "holdout_completed",
+    "holdout_rate_difference",
+    "holdout_rate_difference_low",
+    "holdout_rate_difference_high",
+    "holdout_p_value",
+    "is_recommended",
 ]
 
 
 def check_goal_conversion(context, events_path) -> None:
     actual = read_mart(context, "marts.goal_conversion")
     expected = expected_goal_conversion(events_path, GOALS)
-    assert set(actual.population) == {"all", "unconverted_at_window_end"}
-    assert len(actual) == 2 * (len(GOALS) + 1)
+    assert set(actual.population) == {"all", "unconverted_at_window_end", "holdout"}
+    assert len(actual) == 3 * (len(GOALS) + 1)
     assert_same_rows(actual, expected, GRAIN["marts.goal_conversion"], columns=GOAL_CONVERSION_COLUMNS, atol=TOLERANCE)
 
 
@@ -129,6 +148,7 @@ def check_candidates(context, events_path) -> None:
     expected = expected_candidate_goals(events_path, GRID)
     assert len(actual) > 100, "the default grid evaluates hundreds of candidates"
     assert_same_rows(actual, expected, GRAIN["marts.candidate_goals"], columns=CANDIDATE_COLUMNS, atol=TOLERANCE)
+    # the oracle reads candidate_min_support from config.yaml; the build's own value must be that one
     support = int(context.config.variables["candidate_min_support"])
     assert (actual.is_supported == ((actual.completed >= support) & (actual.not_completed >= support))).all()
 
