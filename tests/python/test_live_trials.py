@@ -358,7 +358,7 @@ def test_daily_runs_with_a_trials_input_equal_a_full_build(replay, tmp_path):
         day += ONE_DAY
     daily = read_marts(context, models=ALL_MARTS)
     reference = open_context(
-        copy_project(tmp_path / "full" / "project"), events_path=events, trials_path=trials, warehouse_path=tmp_path / "full.duckdb"
+        copy_project(tmp_path / "reference" / "project"), events_path=events, trials_path=trials, warehouse_path=tmp_path / "reference.duckdb"
     )
     build(reference, execution_time=last + ONE_DAY, **BUILD_OPTIONS)
     assert_marts_equal(daily, read_marts(reference, models=ALL_MARTS), atol=TOLERANCE)
