@@ -1,12 +1,10 @@
 """marts.predictability: how well early behaviour predicts conversion at all. One row per feature window.
 
-The ceiling any goal over these windows can reach: if a classifier over ~20 features of a window
-cannot rank converters above the others better than it does with shuffled labels, no single goal
-over that window will either. The engine aggregates the window's in-trial events per organization
-and activity family in one query (intermediate.org_days); the population and outcome come from
-intermediate.trial_organizations; the pivot and the fits are trial_activation/modeling/predictability.py's,
-in SQLMesh's process (context.fetchdf), on DuckDB, PostgreSQL and Spark alike. Weekly, like the search.
-"""
+The ceiling any goal over these windows can reach: if a classifier over ~20 features of a window cannot
+rank converters above the others better than with shuffled labels, no single goal over that window will.
+The engine aggregates the window's in-trial events per organization and activity family in one query
+(intermediate.org_days; the population from intermediate.trial_organizations), weekly like the search; the
+pivot and the fits are trial_activation/modeling/predictability.py's, in SQLMesh's process, on every engine."""
 
 import typing as t
 
