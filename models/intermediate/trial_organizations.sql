@@ -29,7 +29,9 @@ MODEL (
     ),
     accepted_values("column" := trial_status, is_in := ('in_trial', 'ended')),
     accepted_values("column" := outcome_status, is_in := ('converted', 'not_converted', 'pending')),
-    not_null(columns := (is_outcome_final)),
+    not_null(columns := (
+      is_outcome_final
+    )),
     conversion_within_window
   )
 );

@@ -60,8 +60,8 @@ WITH goals AS (
   SELECT
     organization_id,
     'activation' AS goal_id,
-    BOOL_AND(CAST(is_completed AS BOOLEAN)) AS is_completed, /* marts.trial_activation.is_activated */
-    BOOL_AND(CAST(is_completed_on_search_threshold AS BOOLEAN)) AS is_completed_on_search_threshold
+    BOOL_AND(is_completed::BOOLEAN) AS is_completed, /* marts.trial_activation.is_activated */
+    BOOL_AND(is_completed_on_search_threshold::BOOLEAN) AS is_completed_on_search_threshold
   FROM intermediate.org_goal_metrics
   GROUP BY
     organization_id

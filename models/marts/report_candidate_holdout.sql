@@ -13,14 +13,18 @@ MODEL (
   audits (
     not_null(columns := (candidate_id, candidate_rank, is_recommended)),
     unique_values(columns := (candidate_id, candidate_rank)),
-    accepted_range("column" := candidate_rank, min_v := 1, max_v := @VAR('report_holdout_candidates_shown'))
+    accepted_range(
+      "column" := candidate_rank,
+      min_v := 1,
+      max_v := @VAR('report_holdout_candidates_shown')
+    )
   )
 );
 
 WITH ranked AS (
   SELECT
     *,
-    ROW_NUMBER() OVER (ORDER BY search_q_value NULLS LAST, search_p_value NULLS LAST, candidate_id) AS candidate_rank
+    ROW_NUMBER() OVER (ORDER BY search_q_value, search_p_value, candidate_id) AS candidate_rank
   FROM marts.candidate_goals
   WHERE
     is_supported AND NOT is_degenerate

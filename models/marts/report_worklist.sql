@@ -8,7 +8,9 @@ MODEL (
     organization_id
   ),
   audits (
-    not_null(columns := (worklist_rank, organization_id, activation_status, days_left_in_trial, as_of)),
+    not_null(
+      columns := (worklist_rank, organization_id, activation_status, days_left_in_trial, as_of)
+    ),
     unique_values(columns := (organization_id, worklist_rank)),
     accepted_range("column" := worklist_rank, min_v := 1, max_v := @VAR('report_worklist_shown'))
   )

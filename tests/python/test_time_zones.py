@@ -24,8 +24,9 @@ ZONES = ("America/New_York", "Asia/Kolkata")
 BIN = Path(sys.executable).parent
 # The test files each gateway leaves out (config.yaml's ignore_patterns): the file reader's on the
 # warehouse gateways, and marts.report_input's, which names the file on one and the table on the others.
-LOCAL_ONLY_TESTS = ("test_raw_trial_events.yaml", "test_report_input.yaml")
+LOCAL_ONLY_TESTS = ("test_raw_trial_events.yaml", "test_raw_trials_file.yaml", "test_report_input.yaml")
 WAREHOUSE_ONLY_TESTS = ("test_report_input_warehouse.yaml",)
+FITTED = "marts.predictability"
 
 
 def unit_test_count(project: Path, *, leave_out: tuple[str, ...] = WAREHOUSE_ONLY_TESTS) -> int:
@@ -90,6 +91,10 @@ def test_a_full_build_outside_utc_gives_the_marts_of_a_build_in_utc(zone, sample
     utc_context, _ = sample_build
     context = open_context(project, events_path=SAMPLE_LOG, warehouse_path=warehouse)
     try:
-        assert_marts_equal(read_marts(context, models=tuple(GRAIN)), read_marts(utc_context, models=tuple(GRAIN)))
+        exact = tuple(model for model in GRAIN if model != FITTED)
+        assert_marts_equal(read_marts(context, models=exact), read_marts(utc_context, models=exact))
+        # The classifier's fits agree to the third decimal, not bit for bit, between a subprocess with a
+        # bare environment and this one (same data, same seeds; an AUC is reported to 3 decimals).
+        assert_marts_equal(read_marts(context, models=(FITTED,)), read_marts(utc_context, models=(FITTED,)), atol=1e-3)
     finally:
         context.close()
