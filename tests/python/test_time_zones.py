@@ -18,7 +18,7 @@ import yaml
 from trial_activation.project import open_context
 from trial_activation.testing import SAMPLE_LOG, copy_project
 
-from marts import GRAIN, assert_marts_equal, read_marts
+from marts import GRAIN, TOLERANCE, assert_marts_equal, read_marts
 
 ZONES = ("America/New_York", "Asia/Kolkata")
 BIN = Path(sys.executable).parent
@@ -91,10 +91,11 @@ def test_a_full_build_outside_utc_gives_the_marts_of_a_build_in_utc(zone, sample
     utc_context, _ = sample_build
     context = open_context(project, events_path=SAMPLE_LOG, warehouse_path=warehouse)
     try:
-        exact = tuple(model for model in GRAIN if model != FITTED)
-        assert_marts_equal(read_marts(context, models=exact), read_marts(utc_context, models=exact))
-        # The classifier's fits agree to the third decimal, not bit for bit, between a subprocess with a
-        # bare environment and this one (same data, same seeds; an AUC is reported to 3 decimals).
+        # The statistics computed in Python (numpy, lifelines, scikit-learn) agree to the last bits only
+        # within a tolerance between a subprocess with a bare environment and this one, the classifier's
+        # fits to the third decimal (same data, same seeds; an AUC is reported to 3 decimals).
+        others = tuple(model for model in GRAIN if model != FITTED)
+        assert_marts_equal(read_marts(context, models=others), read_marts(utc_context, models=others), atol=TOLERANCE, rtol=TOLERANCE)
         assert_marts_equal(read_marts(context, models=(FITTED,)), read_marts(utc_context, models=(FITTED,)), atol=1e-3)
     finally:
         context.close()
