@@ -84,7 +84,7 @@ WITH activity_names AS (
     g.dimension = 'window'
 )
 SELECT
-  w.activity_pattern, /* SQL LIKE pattern on activity_name (a backslash escapes %, _ and itself) */
+  w.activity_pattern::TEXT AS activity_pattern, /* SQL LIKE pattern on activity_name (a backslash escapes %, _ and itself) */
   w.window_start_day, /* first trial day (0-based) of the window */
   w.window_end_day, /* last trial day (inclusive) of the window */
   n.activity_name, /* an activity name of the in-trial events that the pattern matches */
