@@ -1,5 +1,6 @@
 """Lenient parsing of the raw event log's text values, shared by the staging models."""
 
+import sqlglot
 from sqlglot import exp
 from sqlmesh import macro
 
@@ -153,3 +154,41 @@ def _postgres_try_cast_timestamp(value: exp.Expression) -> exp.Expression:
         .when(exp.not_(exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(_TIMESTAMP_PATTERN))), exp.null())
         .when(exp.cast(part(9, 2), "INT") <= last_day_of_month, _cast(text, "TIMESTAMP"))
     )
+
+
+# Why a row's trial attributes cannot be used, in order of precedence; NULL when they can. The same
+# attributes arrive on every event row and on each row of the trials input: both staging models ask here.
+TRIAL_ATTRIBUTES_REASON = """
+CASE
+  WHEN trial_start IS NULL THEN 'unparseable_trial_start'
+  WHEN trial_end IS NULL THEN 'unparseable_trial_end'
+  WHEN converted IS NULL THEN 'unparseable_converted'
+  WHEN converted_at IS NULL AND NOT raw_converted_at IS NULL THEN 'unparseable_converted_at'
+  WHEN trial_end < trial_start THEN 'trial_end_before_trial_start'
+  WHEN converted AND converted_at IS NULL THEN 'converted_without_converted_at'
+  WHEN NOT converted AND NOT converted_at IS NULL THEN 'converted_at_without_conversion'
+END
+"""
+
+
+@macro()
+def trial_attributes_reason(
+    evaluator,
+    trial_start: exp.Expression,
+    trial_end: exp.Expression,
+    converted: exp.Expression,
+    converted_at: exp.Expression,
+    raw_converted_at: exp.Expression,
+) -> exp.Expression:
+    """The quarantine reason of a row's parsed trial attributes (TRIAL_ATTRIBUTES_REASON), NULL when they
+    are usable. raw_converted_at is the value as delivered: a converted_at that did not parse is only a
+    reason when something was delivered (@parse_text of it is not NULL)."""
+    values = {
+        "trial_start": trial_start,
+        "trial_end": trial_end,
+        "converted": converted,
+        "converted_at": converted_at,
+        "raw_converted_at": parse_text(evaluator, raw_converted_at),
+    }
+    template = sqlglot.parse_one(TRIAL_ATTRIBUTES_REASON, dialect="duckdb")
+    return template.transform(lambda node: values[node.name].copy() if isinstance(node, exp.Column) else node)

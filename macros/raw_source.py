@@ -65,17 +65,7 @@ def trial_events_source(evaluator) -> exp.Expression:
         # raw.trial_events is an external table on the warehouse gateways and this model is disabled
         # there, but SQLMesh still renders its query at load time: do not require the file.
         return exp.func("READ_CSV", exp.Literal.string(path), dialect="duckdb")
-    files, hidden = glob_files(path)
-    checked = check_raw_files(path, files, hidden, _checks_cache())
-    # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB. A
-    # glob that also matches hidden files gives way to the list of the files read.
-    source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
-    parquet = [file for file in checked if _is_parquet(file)]
-    if parquet and len(parquet) < len(checked):
-        raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
-    if parquet:
-        return _read_parquet(source, list(checked), any(checked[file]["numeric_converted"] for file in parquet))
-    return _read_csv(source, {file: found["columns"] for file, found in checked.items()})
+    return _read_checked(path)
 
 
 @macro()
@@ -87,16 +77,23 @@ def trials_source(evaluator) -> exp.Expression:
     if not setting or evaluator.gateway != "local":
         empty = [exp.alias_(exp.cast(exp.null(), "TEXT"), column) for column in (*TRIALS_COLUMNS, "filename")]
         return exp.select(*empty).where(exp.false()).subquery()
-    path = resolve_events_path(setting, _project_root(evaluator))
+    return _read_checked(resolve_events_path(setting, _project_root(evaluator)), TRIALS_INPUT)
+
+
+def _read_checked(path: str, raw_input: dict = EVENTS_INPUT) -> exp.Expression:
+    """READ_CSV or READ_PARQUET of the files `path` names, each checked once per version
+    (check_raw_files, against the event log's or the trials input's columns: raw_input)."""
     files, hidden = glob_files(path)
-    checked = check_raw_files(path, files, hidden, _checks_cache(), TRIALS_INPUT)
+    checked = check_raw_files(path, files, hidden, _checks_cache(), raw_input)
+    # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB. A
+    # glob that also matches hidden files gives way to the list of the files read.
     source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
     parquet = [file for file in checked if _is_parquet(file)]
     if parquet and len(parquet) < len(checked):
         raise RawFileError(f"{path}: mixes Parquet and CSV files; load one format at a time")
     if parquet:
         return _read_parquet(source, list(checked), any(checked[file]["numeric_converted"] for file in parquet))
-    return _read_csv(source, {file: found["columns"] for file, found in checked.items()}, TRIALS_COLUMNS)
+    return _read_csv(source, {file: found["columns"] for file, found in checked.items()}, raw_input["columns"])
 
 
 def _read_parquet(source: str | None, files: list, numeric_converted: bool) -> exp.Expression:

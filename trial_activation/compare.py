@@ -168,19 +168,10 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
         lines.append(f"  organizations that {verb} activation: {count:,}{listed}")
     lines.append(f"  {'goal':<24} {'threshold (' + arrow + ')':<36} completed by ({arrow})")
     for row in c.goals.itertuples():
-        threshold = " -> ".join(
-            _threshold(getattr(row, "rule" + side), getattr(row, "threshold" + side), getattr(row, "percentile_value" + side),
-                       getattr(row, "threshold_floor" + side), getattr(row, "is_floor_the_threshold" + side))
-            for side in ("_source", "_target")
-        )
-        completed = " -> ".join(
-            _completed(count, rate)
-            for count, rate in (
-                (row.completed_source, row.completion_rate_source),
-                (row.completed_target, row.completion_rate_target),
-            )
-        )
+        threshold = _sides(row, _threshold, "rule", "threshold", "percentile_value", "threshold_floor", "is_floor_the_threshold")
+        completed = _sides(row, _completed, "completed", "completion_rate")
         lines.append(f"  {row.goal_id:<24} {threshold:<36} {completed}")
+    difference_columns = ("rate_difference", "rate_difference_low", "rate_difference_high", "organizations")
     if not c.conversion.empty:
         lines.append(
             "  does completing the goal go with converting? (organizations not converted before its window ended;"
@@ -188,19 +179,8 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
         )
         lines.append(f"  {'goal':<24} {'lift (' + arrow + ')':<36} difference ({arrow})")
         for row in c.conversion.itertuples():
-            lift = " -> ".join(
-                _lift(getattr(row, "lift" + side), getattr(row, "organizations" + side)) for side in ("_source", "_target")
-            )
-            difference = " -> ".join(
-                _difference(
-                    getattr(row, "rate_difference" + side),
-                    getattr(row, "rate_difference_low" + side),
-                    getattr(row, "rate_difference_high" + side),
-                    getattr(row, "organizations" + side),
-                )
-                for side in ("_source", "_target")
-            )
-            lines.append(f"  {row.goal_id:<24} {lift:<36} {difference}")
+            lift = _sides(row, _lift, "lift", "organizations")
+            lines.append(f"  {row.goal_id:<24} {lift:<36} {_sides(row, _difference, *difference_columns)}")
     if not c.holdout.empty:
         lines.append(
             "  held-out check (the latest trials, each goal's threshold derived on the earlier ones;"
@@ -208,20 +188,14 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
         )
         lines.append(f"  {'goal':<24} {'organizations (' + arrow + ')':<40} difference ({arrow})")
         for row in c.holdout.itertuples():
-            organizations = " -> ".join(
-                _organizations(getattr(row, "organizations" + side), getattr(row, "completed" + side)) for side in ("_source", "_target")
-            )
-            difference = " -> ".join(
-                _difference(
-                    getattr(row, "rate_difference" + side),
-                    getattr(row, "rate_difference_low" + side),
-                    getattr(row, "rate_difference_high" + side),
-                    getattr(row, "organizations" + side),
-                )
-                for side in ("_source", "_target")
-            )
-            lines.append(f"  {row.goal_id:<24} {organizations:<40} {difference}")
+            organizations = _sides(row, _organizations, "organizations", "completed")
+            lines.append(f"  {row.goal_id:<24} {organizations:<40} {_sides(row, _difference, *difference_columns)}")
     return "\n".join(lines)
+
+
+def _sides(row, formatter, *columns: str) -> str:
+    """'source -> target': formatter applied to a row's columns of each side (column + _source, + _target)."""
+    return " -> ".join(formatter(*(getattr(row, column + side) for column in columns)) for side in ("_source", "_target"))
 
 
 def _as_of_text(as_of) -> str:

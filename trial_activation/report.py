@@ -64,7 +64,7 @@ class EnvironmentReport:
     candidates: pd.DataFrame
     provenance: dict
     status: dict = field(default_factory=dict)  # the row of marts.report_status (as_of, pending, in trial, candidates)
-    worklist: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.report_worklist
+    worklist: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.trial_worklist's first worklist_shown rows
     predictability: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.predictability
     candidate_holdout: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.report_candidate_holdout
     survival: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.goal_survival_summary, in goal order
@@ -92,6 +92,7 @@ def collect(context: Context, environment: str) -> EnvironmentReport:
     survival = rows("marts.goal_survival_summary", order_by=("goal_id",))
     survival = survival.assign(goal_name=survival.goal_id.map(dict(zip(conversion.goal_id, conversion.goal_name))))
     survival = survival.iloc[sorted(range(len(survival)), key=lambda i: goal_order.get(survival.goal_id.iloc[i], math.inf))]
+    status = rows("marts.report_status").iloc[0].to_dict()
     return EnvironmentReport(
         environment=environment,
         headline=rows("marts.report_headline").iloc[0].to_dict(),
@@ -103,8 +104,8 @@ def collect(context: Context, environment: str) -> EnvironmentReport:
         days_to_activation=rows("marts.report_days_to_activation", order_by=("days_to_activation",)),
         candidates=rows("marts.report_candidates", order_by=("candidate_rank",)),
         provenance=_provenance(context, environment, rows),
-        status=rows("marts.report_status").iloc[0].to_dict(),
-        worklist=rows("marts.report_worklist", order_by=("worklist_rank",)),
+        status=status,
+        worklist=rows("marts.trial_worklist", order_by=("worklist_rank",)).head(status["worklist_shown"]),
         predictability=rows("marts.predictability", order_by=("window_start_day", "window_end_day")),
         candidate_holdout=rows("marts.report_candidate_holdout", order_by=("candidate_rank",)),
         survival=survival.reset_index(drop=True),

@@ -74,7 +74,7 @@ SELECT
   w.in_trial_not_activated, /* of which already missed a goal */
   COALESCE(c.candidates_distinct_tested, 0) AS candidates_distinct_tested, /* distinct candidate goals tested (neither degenerate nor duplicates); 0 when the search has no candidate */
   c.candidates_recommended, /* of which recommended (is_recommended: confirmed on the holdout) */
-  @VAR('report_worklist_shown')::INT AS worklist_shown /* how many worklist rows the report lists (marts.report_worklist) */
+  @VAR('report_worklist_shown')::INT AS worklist_shown /* how many rows of marts.trial_worklist the report lists */
 FROM organizations AS o
 CROSS JOIN worklist AS w
 CROSS JOIN candidates AS c

@@ -38,33 +38,24 @@ SELECT
   raw_converted_at::TEXT AS raw_converted_at, /* CONVERTED_AT as delivered */
   raw_trial_start::TEXT AS raw_trial_start, /* TRIAL_START as delivered */
   raw_trial_end::TEXT AS raw_trial_end, /* TRIAL_END as delivered */
-  CASE
-    WHEN organization_id IS NULL
-    THEN 'missing_organization_id'
-    WHEN activity_name IS NULL
-    THEN 'missing_activity_name'
-    WHEN event_at IS NULL
-    THEN 'unparseable_timestamp'
-    WHEN event_at >= @future_events_from()
-    THEN 'event_in_future' /* not a late row: a corrupt timestamp (see future_event_margin_days) */
-    WHEN trial_start IS NULL
-    THEN 'unparseable_trial_start'
-    WHEN trial_end IS NULL
-    THEN 'unparseable_trial_end'
-    WHEN converted IS NULL
-    THEN 'unparseable_converted'
-    WHEN converted_at IS NULL AND NOT @parse_text(raw_converted_at) IS NULL
-    THEN 'unparseable_converted_at'
-    WHEN trial_end < trial_start
-    THEN 'trial_end_before_trial_start'
-    WHEN converted AND converted_at IS NULL
-    THEN 'converted_without_converted_at'
-    WHEN NOT converted AND NOT converted_at IS NULL
-    THEN 'converted_at_without_conversion'
-    WHEN event_at < trial_start - @far_outside_trial_days * INTERVAL '1' DAY
-    OR event_at > trial_end + @far_outside_trial_days * INTERVAL '1' DAY
-    THEN 'event_far_outside_trial'
-    WHEN event_at < @trial_events_start::TIMESTAMP
-    THEN 'event_before_project_start' /* before every model's start: no incremental load covers it */
-  END AS quarantine_reason /* why the row cannot be used; NULL for a valid row */
+  COALESCE(
+    CASE
+      WHEN organization_id IS NULL
+      THEN 'missing_organization_id'
+      WHEN activity_name IS NULL
+      THEN 'missing_activity_name'
+      WHEN event_at IS NULL
+      THEN 'unparseable_timestamp'
+      WHEN event_at >= @future_events_from()
+      THEN 'event_in_future' /* not a late row: a corrupt timestamp (see future_event_margin_days) */
+    END,
+    @trial_attributes_reason(trial_start, trial_end, converted, converted_at, raw_converted_at),
+    CASE
+      WHEN event_at < trial_start - @far_outside_trial_days * INTERVAL '1' DAY
+      OR event_at > trial_end + @far_outside_trial_days * INTERVAL '1' DAY
+      THEN 'event_far_outside_trial'
+      WHEN event_at < @trial_events_start::TIMESTAMP
+      THEN 'event_before_project_start' /* before every model's start: no incremental load covers it */
+    END
+  ) AS quarantine_reason /* why the row cannot be used; NULL for a valid row */
 FROM typed

@@ -28,26 +28,14 @@ WITH typed AS (
 ), row_checked AS (
   SELECT
     *,
-    CASE
-      WHEN organization_id IS NULL
-      THEN 'missing_organization_id'
-      WHEN trial_start IS NULL
-      THEN 'unparseable_trial_start'
-      WHEN trial_end IS NULL
-      THEN 'unparseable_trial_end'
-      WHEN converted IS NULL
-      THEN 'unparseable_converted'
-      WHEN converted_at IS NULL AND NOT @parse_text(raw_converted_at) IS NULL
-      THEN 'unparseable_converted_at'
-      WHEN trial_end < trial_start
-      THEN 'trial_end_before_trial_start'
-      WHEN converted AND converted_at IS NULL
-      THEN 'converted_without_converted_at'
-      WHEN NOT converted AND NOT converted_at IS NULL
-      THEN 'converted_at_without_conversion'
-      WHEN converted_at >= @future_events_from()
-      THEN 'converted_at_in_future' /* a corrupt timestamp: it would move as_of into the future */
-    END AS row_reason
+    COALESCE(
+      CASE WHEN organization_id IS NULL THEN 'missing_organization_id' END,
+      @trial_attributes_reason(trial_start, trial_end, converted, converted_at, raw_converted_at),
+      CASE
+        WHEN converted_at >= @future_events_from()
+        THEN 'converted_at_in_future' /* a corrupt timestamp: it would move as_of into the future */
+      END
+    ) AS row_reason
   FROM typed
 ), compared AS (
   /* the organization's valid rows, compared: exact duplicates agree, anything else disagrees */

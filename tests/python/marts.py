@@ -35,7 +35,6 @@ GRAIN = {
     "marts.report_candidates": ["candidate_id"],
     "marts.report_input": ["input_source"],
     "marts.report_status": [],  # one row
-    "marts.report_worklist": ["organization_id"],
     "marts.report_candidate_holdout": ["candidate_id"],
     "marts.predictability": ["window_id"],
     "marts.goal_time_to_conversion": ["goal_id", "completion_group", "day"],
