@@ -66,20 +66,10 @@ WITH window_values AS (
   SELECT
     m.*,
     @organization_threshold(t, m) AS threshold,
-    @organization_threshold(s, m) AS search_threshold
+    @organization_threshold(t, m, search_threshold) AS search_threshold
   FROM measured AS m
   INNER JOIN intermediate.goal_thresholds AS t
     ON m.goal_id = t.goal_id
-  INNER JOIN (
-    SELECT
-      goal_id,
-      goal_kind,
-      threshold_floor,
-      baseline_ratio,
-      search_threshold AS threshold
-    FROM intermediate.goal_thresholds
-  ) AS s
-    ON m.goal_id = s.goal_id
 )
 SELECT
   organization_id, /* the trialist organization */
