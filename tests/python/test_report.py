@@ -23,7 +23,7 @@ from helpers import ARTIFACTS, edit_goal, plan_dev_with_edit, postgres_sample_pr
 from marts import GRAIN, TOLERANCE, assert_same_rows
 from trial_activation.__main__ import main
 from trial_activation.project import MissingInEnvironment, build, environment_table, open_context
-from trial_activation.report import NO_CREDIBLE_CANDIDATE, NO_TRIAL, NOTHING_QUALIFIES, collect
+from trial_activation.report import NO_CREDIBLE_CANDIDATE, NO_TRIAL, NOTHING_QUALIFIES, collect, draw_charts, render
 from trial_activation.testing import SAMPLE_LOG, copy_project
 from ui_server import CHROMIUM_ARGS
 
@@ -418,3 +418,19 @@ def test_in_trial_now_lists_the_worklist_on_a_feed_with_running_trials(tmp_path)
     assert f"of which {behind:,} behind pace" in sentence
     assert NO_TRIAL not in html
     assert 'data-metric="as_of">2024-03-15 00:00 UTC<' in html
+    # The headline reads the mart's activation difference; where the mart has none (a side of the
+    # population with no final outcome yet: NULL), it says so instead of reading an interval into it.
+    honest = "unconverted_at_window_end"
+    verdict = _activation_verdict(html)
+    assert "No difference can be computed yet" not in verdict and "95% interval" in verdict
+    report = collect(context, "prod")
+    draw_charts(report)
+    row = report.activation_lift[honest]
+    report.activation_lift[honest] = {**row, "rate_difference": float("nan"), "rate_difference_low": float("nan"), "rate_difference_high": float("nan"), "is_significant": False}
+    verdict = _activation_verdict(render([report]))
+    assert "No difference can be computed yet" in verdict and "interval includes zero" not in verdict
+    assert f"{int(row['completed']):,} activated and {int(row['not_completed']):,} other organizations" in verdict
+
+
+def _activation_verdict(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'data-metric="activation_lift">(.*?)</p>', html, re.DOTALL).group(1)))
