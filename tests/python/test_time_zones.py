@@ -26,7 +26,6 @@ BIN = Path(sys.executable).parent
 # warehouse gateways, and marts.report_input's, which names the file on one and the table on the others.
 LOCAL_ONLY_TESTS = ("test_raw_trial_events.yaml", "test_raw_trials_file.yaml", "test_report_input.yaml")
 WAREHOUSE_ONLY_TESTS = ("test_report_input_warehouse.yaml",)
-FITTED = "marts.predictability"
 
 
 def unit_test_count(project: Path, *, leave_out: tuple[str, ...] = WAREHOUSE_ONLY_TESTS) -> int:
@@ -91,11 +90,10 @@ def test_a_full_build_outside_utc_gives_the_marts_of_a_build_in_utc(zone, sample
     utc_context, _ = sample_build
     context = open_context(project, events_path=SAMPLE_LOG, warehouse_path=warehouse)
     try:
-        # The statistics computed in Python (numpy, lifelines, scikit-learn) agree to the last bits only
-        # within a tolerance between a subprocess with a bare environment and this one, the classifier's
-        # fits to the third decimal (same data, same seeds; an AUC is reported to 3 decimals).
-        others = tuple(model for model in GRAIN if model != FITTED)
-        assert_marts_equal(read_marts(context, models=others), read_marts(utc_context, models=others), atol=TOLERANCE, rtol=TOLERANCE)
-        assert_marts_equal(read_marts(context, models=(FITTED,)), read_marts(utc_context, models=(FITTED,)), atol=1e-3)
+        # Every mart within the engine tests' tolerance: the statistics computed in Python (numpy,
+        # statsmodels, lifelines, scikit-learn) can differ in their last bits with the BLAS kernel a
+        # process picks (this one runs with the machine's OPENBLAS_CORETYPE, the subprocess without).
+        # marts.predictability included: its AUCs rank tied organizations as ties, not by those bits.
+        assert_marts_equal(read_marts(context, models=tuple(GRAIN)), read_marts(utc_context, models=tuple(GRAIN)), atol=TOLERANCE, rtol=TOLERANCE)
     finally:
         context.close()

@@ -203,6 +203,20 @@ def test_predictability_sees_a_planted_feature_and_not_noise():
     assert noise_mean < shuffled_auc_p95(noise, noise_labels, repeats=3, seed=3, permutations=30)
 
 
+def test_organizations_with_the_same_features_tie_whatever_the_last_bits():
+    """Inactive organizations share every feature (all zero). Their held-out scores must tie, not be
+    ranked by the last bits the machine's BLAS kernel leaves (which moved the real log's AUC in its
+    fourth decimal between two environments): the AUC is the same after noise far below any real
+    difference is added to half of them."""
+    features, labels = planted(600, 8, 0.4, seed=11)
+    inactive = np.arange(600) % 5 < 2
+    features[inactive] = 0.0
+    nudged = features.copy()
+    rows = np.flatnonzero(inactive)[::2]
+    nudged[rows] += 1e-13 * np.random.default_rng(0).standard_normal((len(rows), features.shape[1]))
+    assert cross_validated_auc(nudged, labels, repeats=2, seed=3) == cross_validated_auc(features, labels, repeats=2, seed=3)
+
+
 def test_predictability_is_deterministic_and_undefined_without_both_classes():
     features, labels = planted(300, 5, 0.3, seed=4)
     first = cross_validated_auc(features, labels, repeats=2, seed=7)

@@ -171,6 +171,9 @@ PERMUTATIONS = 100
 # Newton's method converges in a handful of iterations on standardised, correlated count features,
 # where scikit-learn's default lbfgs takes tens (several times slower); the optimum is the same.
 SOLVER = "newton-cholesky"
+# Decimals a held-out score is rounded to before ranking (see _fold_aucs): far below any real difference
+# between organizations' scores, far above the noise of floating-point kernels.
+SCORE_DECIMALS = 9
 
 
 def classifier():
@@ -208,7 +211,10 @@ def _fold_aucs(features: np.ndarray, labels: np.ndarray, repeats: int, folds: in
             scale[scale == 0] = 1.0
             model = LogisticRegression(solver=SOLVER, max_iter=1000)
             model.fit((features[train] - mean) / scale, labels[train])
-            scores = ((features[test] - mean) / scale) @ model.coef_[0]
+            # Organizations with the same features must tie (an AUC counts a tie one half): rounded,
+            # or the last bits of the BLAS kernel the machine picks would rank them, and the AUC would
+            # move in its fourth decimal from one machine (or OPENBLAS_CORETYPE) to another.
+            scores = np.round(((features[test] - mean) / scale) @ model.coef_[0], SCORE_DECIMALS)
             aucs.append(roc_auc(labels[test], scores))
     return np.asarray(aucs)
 
