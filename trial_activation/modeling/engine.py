@@ -11,6 +11,8 @@ project built from another process would serialize it differently and see its mo
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlglot
 from sqlglot import exp
 from sqlmesh.utils.errors import ConfigError, SQLMeshError
@@ -106,11 +108,19 @@ def ibis_model_sql(evaluator, build, upstream: tuple[str, ...]) -> exp.Expressio
 
     While the project loads no expression can be built without the upstream schemas: the query is then a
     placeholder naming the upstream tables, which SQLMesh only reads for the dependencies (a model's
-    query must render to a SELECT; the Ibis model also declares them, depends_on=upstream).
+    query must render to a SELECT; the Ibis model also declares them, depends_on=upstream). SQLMesh
+    also compares two versions' rendered queries to tell a breaking change from a non-breaking one, at
+    times without the schemas: the placeholder carries a digest of the model's serialized code, so two
+    versions of the code never render the same placeholder (identical queries would be taken for a
+    non-breaking change, and the downstream models would keep their tables).
     """
     tables = [upstream_table(evaluator, name) for name in upstream]
     if any(table is None for table in tables):
-        placeholder = exp.select(exp.Null().as_("schema_unknown_while_loading")).from_(upstream[0])
+        code = sorted((name, str(executable.payload)) for name, executable in evaluator.python_env.items())
+        digest = hashlib.sha256(repr(code).encode()).hexdigest()[:16]
+        placeholder = exp.select(
+            exp.Null().as_("schema_unknown_while_loading"), exp.Literal.string(digest).as_("code_digest")
+        ).from_(upstream[0])
         for name in upstream[1:]:
             placeholder = placeholder.join(name, join_type="cross")
         return placeholder
