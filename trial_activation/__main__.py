@@ -32,6 +32,7 @@ from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is
     LOCK_ERROR,
     MissingInEnvironment,
     WarehouseLocked,
+    WarehouseNameUnusable,
     activation_summary,
     build,
     check_accounting,
@@ -355,7 +356,9 @@ def explain(error: BaseException) -> str | None:
 
     from trial_activation.export import ExportError
 
-    anticipated = (BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError, ExportError, WarehouseLocked)
+    anticipated = (
+        BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError, ExportError, WarehouseLocked, WarehouseNameUnusable
+    )
     if isinstance(error, anticipated):
         return str(error)
     for cause in _chain(error):

@@ -73,6 +73,8 @@ def open_context(
     local = config.gateways["local"]
     # Path() / an absolute path is that path: only a relative one is taken from the project root.
     warehouse = Path(warehouse_path).resolve() if warehouse_path is not None else project / local.connection.database
+    if (gateway or config.default_gateway or "local") == "local":
+        check_warehouse_name(warehouse)
     if read_only and (gateway or config.default_gateway or "local") == "local":
         if not warehouse.is_file():
             raise MissingInEnvironment(
@@ -307,6 +309,40 @@ HONEST_POPULATION = "unconverted_at_window_end"
 
 class MissingInEnvironment(ValueError):
     """An environment, or a model in it, that is not there: the message is one line saying what to do."""
+
+
+class WarehouseNameUnusable(ValueError):
+    """A DuckDB warehouse file whose name SQLMesh cannot plan with: the message names it and what to do."""
+
+
+# DuckDB's keyword categories that its parser refuses as an unquoted catalog name (`full`, `left`,
+# `order`); SQLMesh writes some statements with the catalog unquoted (a seed's temporary table).
+UNUSABLE_KEYWORDS = ("reserved", "type_function")
+
+
+def check_warehouse_name(warehouse: Path) -> None:
+    """DuckDB names the warehouse's catalog after the file (its stem) and SQLMesh names every table
+    with it: a stem that is not a plain identifier, or is one of DuckDB's reserved keywords, fails
+    the first plan with a parser error deep in SQLMesh. Said here, in one line, before anything runs."""
+    import duckdb
+
+    name = warehouse.stem
+    why = None
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        why = "has characters other than letters, digits and _, or starts with a digit"
+    else:
+        with duckdb.connect() as connection:
+            found = connection.execute(
+                "SELECT keyword_category FROM duckdb_keywords() WHERE keyword_name = ?", [name.lower()]
+            ).fetchone()
+        if found and found[0] in UNUSABLE_KEYWORDS:
+            why = "is a SQL keyword"
+    if why:
+        raise WarehouseNameUnusable(
+            f"the warehouse file {warehouse} cannot be used: DuckDB names its catalog {name!r} after the file,"
+            f" and that name {why}; name the file with letters, digits and _ (e.g. trial_activation.duckdb)"
+            " in --warehouse / TRIAL_WAREHOUSE_PATH"
+        )
 
 
 def environment_snapshots(context: Context, environment: str) -> dict[str, SnapshotTableInfo]:

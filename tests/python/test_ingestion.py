@@ -32,6 +32,7 @@ import pytest
 from sqlmesh.utils.errors import SQLMeshError
 
 from helpers import failed_models
+from trial_activation.__main__ import main
 from trial_activation.project import build, open_context
 from trial_activation.testing import copy_project
 
@@ -710,12 +711,25 @@ def test_paths_with_quotes_and_backslashes_load(project_copy, tmp_path, monkeypa
     odd.mkdir()
     path = write_csv(odd / "events.csv", [event(org="org_odd")])
     monkeypatch.setenv("TRIAL_EVENTS_PATH", str(path))
-    monkeypatch.setenv("TRIAL_WAREHOUSE_PATH", str(odd / 'ware"house\\.duckdb'))
+    monkeypatch.setenv("TRIAL_WAREHOUSE_PATH", str(odd / "warehouse.duckdb"))
 
     context = open_context(project_copy)
 
     assert raw_rows_read(context) == [(str(path), "org_odd", "Scheduling.Shift.Created")]
-    assert context.config.gateways["local"].connection.database == str(odd / 'ware"house\\.duckdb')
+    assert context.config.gateways["local"].connection.database == str(odd / "warehouse.duckdb")
+
+
+@pytest.mark.parametrize("name", ['ware"house\\.duckdb', "full.duckdb", "order.duckdb", "2024.duckdb", "my-warehouse.duckdb"])
+def test_a_warehouse_file_sqlmesh_cannot_name_is_one_line_before_anything_runs(name, project_copy, tmp_path, capsys):
+    """DuckDB names the catalog after the file, and SQLMesh's first plan fails deep inside (a parser
+    error at `CREATE TABLE full.sqlmesh__staging...`) when that name is a reserved keyword or not a plain
+    identifier: `trial-activation build` says so in one line, naming the file, before it plans."""
+    warehouse = tmp_path / name
+    code = main(["build", "--project", str(project_copy), "--warehouse", str(warehouse)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert f"the warehouse file {warehouse} cannot be used" in err and "name the file with letters, digits and _" in err
+    assert not warehouse.exists()
 
 
 def test_parquet_type_check_accepts_dictionary_encoded_text(make_context, tmp_path):
