@@ -171,25 +171,34 @@ def format_comparison(comparison: EnvironmentComparison) -> str:
         threshold = _sides(row, _threshold, "rule", "threshold", "percentile_value", "threshold_floor", "is_floor_the_threshold")
         completed = _sides(row, _completed, "completed", "completion_rate")
         lines.append(f"  {row.goal_id:<24} {threshold:<36} {completed}")
+    # Each goal's conversion difference, on the honest population and on the held-out trials: a first
+    # column of its own, then the difference with its interval.
     difference_columns = ("rate_difference", "rate_difference_low", "rate_difference_high", "organizations")
-    if not c.conversion.empty:
-        lines.append(
-            "  does completing the goal go with converting? (organizations not converted before its window ended;"
-            " completers' conversion rate minus the others', 95% interval)"
-        )
-        lines.append(f"  {'goal':<24} {'lift (' + arrow + ')':<36} difference ({arrow})")
-        for row in c.conversion.itertuples():
-            lift = _sides(row, _lift, "lift", "organizations")
-            lines.append(f"  {row.goal_id:<24} {lift:<36} {_sides(row, _difference, *difference_columns)}")
-    if not c.holdout.empty:
-        lines.append(
-            "  held-out check (the latest trials, each goal's threshold derived on the earlier ones;"
-            " completers' conversion rate minus the others', 95% interval)"
-        )
-        lines.append(f"  {'goal':<24} {'organizations (' + arrow + ')':<40} difference ({arrow})")
-        for row in c.holdout.itertuples():
-            organizations = _sides(row, _organizations, "organizations", "completed")
-            lines.append(f"  {row.goal_id:<24} {organizations:<40} {_sides(row, _difference, *difference_columns)}")
+    sections = (
+        (
+            c.conversion,
+            "does completing the goal go with converting? (organizations not converted before its window ended;"
+            " completers' conversion rate minus the others', 95% interval)",
+            "lift",
+            36,
+            lambda row: _sides(row, _lift, "lift", "organizations"),
+        ),
+        (
+            c.holdout,
+            "held-out check (the latest trials, each goal's threshold derived on the earlier ones;"
+            " completers' conversion rate minus the others', 95% interval)",
+            "organizations",
+            40,
+            lambda row: _sides(row, _organizations, "organizations", "completed"),
+        ),
+    )
+    for rows, heading, first_column, width, first_value in sections:
+        if rows.empty:
+            continue
+        lines.append(f"  {heading}")
+        lines.append(f"  {'goal':<24} {first_column + ' (' + arrow + ')':<{width}} difference ({arrow})")
+        for row in rows.itertuples():
+            lines.append(f"  {row.goal_id:<24} {first_value(row):<{width}} {_sides(row, _difference, *difference_columns)}")
     return "\n".join(lines)
 
 
