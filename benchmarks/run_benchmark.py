@@ -64,13 +64,13 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="check floor and baselines == marts at every size, not only the smallest")
     parser.add_argument("--no-check", action="store_true", help="skip the floor and baselines == marts check (already done on this data)")
     parser.add_argument("--results", default=str(BENCH / "results.json"))
-    parser.add_argument("--merge", nargs="*", default=[], help="other results JSON files to fold in (e.g. a size run separately), then only report")
+    parser.add_argument("--merge", nargs="*", default=None, help="other results JSON files to fold in (e.g. a size run separately), then only report")
     args = parser.parse_args()
 
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     results_path = Path(args.results)
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    if args.merge:
+    if args.merge is not None:  # --merge with no file: only report what --results holds
         for other in args.merge:
             results.update(json.loads(Path(other).read_text()))
         results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
@@ -95,7 +95,7 @@ def bench_size(size: int, repeats: int, seed: int, check: bool) -> dict:
     history = [d for d in days if d.name < new_day.name]
     day = new_day.name.split("=", 1)[1]
     # The day after D, loaded by a second daily run: of D and D + 1 at most one is a week's last day,
-    # the day whose run also refreshes the weekly models (the candidate search).
+    # the day whose run also refreshes the weekly models (the candidate search, the predictability ceiling).
     next_day = days[days.index(new_day) + 1]
     next_day_name = next_day.name.split("=", 1)[1]
     info = {
@@ -413,7 +413,8 @@ def write_report(results: dict) -> None:
         "",
         "After the daily run for the new day D, a second run loads D + 1. SQLMesh's `@weekly` intervals end on"
         " Sunday 00:00 UTC, so the run that loads a Saturday also refreshes the weekly models (the candidate"
-        " search: `intermediate.candidate_goal_counts`, `marts.candidate_goals`); on the other six days they are skipped.",
+        " search: `intermediate.candidate_goal_counts`, `marts.candidate_goals`; the predictability ceiling:"
+        " `marts.predictability`); on the other six days they are skipped.",
         "",
         "| log rows | daily run: day | s | / build | weekly models ran | next run: day | s | / build | weekly models ran |",
         "|---:|---|---:|---:|---|---|---:|---:|---|",
