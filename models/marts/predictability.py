@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
-from trial_activation.modeling.predictability import predictability
+from trial_activation.modeling.predictability import predictability, sampled_organization_ids
 
 ORG_DAYS = "intermediate.org_days"
 ORGANIZATIONS = "intermediate.trial_organizations"
@@ -98,7 +98,7 @@ COLUMNS = {
         " percentile of the same figure with the conversion labels shuffled. Population: organizations with a"
         " final outcome (is_outcome_final: the conversion window closed) not converted before the window ended. An AUC not above"
         " the shuffled p95 means the window's behaviour carries no detectable signal about buying, so no goal"
-        " over it can. Above 5,000 organizations both figures use a stratified sample (is_sampled)."
+        " over it can. Above predictability_max_organizations (5,000) organizations both figures use a stratified sample (is_sampled)."
     ),
     column_descriptions={
         "window_id": "The feature window as first-last trial day, e.g. 0-6",
@@ -108,7 +108,7 @@ COLUMNS = {
         "converted": "Of which converted",
         "excluded_converted_before_window_end": "Organizations left out because they converted before the window ended",
         "excluded_pending": "Organizations left out because their outcome is not final yet (conversion window still open)",
-        "is_sampled": "The figures are computed on a stratified sample of the population (it has more than 5,000 organizations)",
+        "is_sampled": "The figures are computed on a stratified sample of the population (it has more than predictability_max_organizations)",
         "sample_organizations": "Organizations the figures are computed on (the population, or the sample)",
         "sample_converted": "Of which converted",
         "features": "Features per organization",
@@ -128,22 +128,20 @@ COLUMNS = {
 )
 def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     # Expressions, not SQL text: the engine adapter writes them in its own dialect.
-    tables = {
-        "org_days_table": exp.to_table(context.resolve_table(ORG_DAYS), dialect=context.default_dialect),
-    }
-    query = sqlglot.parse_one(FEATURES_SQL, dialect="duckdb").transform(
-        lambda node: _resolved(node, tables) if isinstance(node, exp.Table) and node.name in tables else node
-    )
-    rows = context.fetchdf(query)
-    rows.columns = [c.lower() for c in rows.columns]
     organizations_table = exp.to_table(context.resolve_table(ORGANIZATIONS), dialect=context.default_dialect)
     organizations = context.fetchdf(exp.select(*ORGANIZATION_COLUMNS).from_(organizations_table))
     organizations.columns = [c.lower() for c in organizations.columns]
-    return predictability(rows, organizations, WINDOWS)[list(COLUMNS)]
-
-
-def _resolved(placeholder: exp.Table, tables: dict) -> exp.Table:
-    """The query's placeholder table as the model's physical table, keeping the placeholder's alias."""
-    table = tables[placeholder.name].copy()
-    table.set("alias", placeholder.args.get("alias"))
-    return table
+    query = sqlglot.parse_one(FEATURES_SQL, dialect="duckdb")
+    placeholder = next(table for table in query.find_all(exp.Table) if table.name == "org_days_table")
+    org_days = exp.to_table(context.resolve_table(ORG_DAYS), dialect=context.default_dialect)
+    org_days.set("alias", placeholder.args.get("alias"))
+    placeholder.replace(org_days)
+    # On a large log the figures are computed on a sample: aggregate the sampled organizations only.
+    max_organizations = int(context.var("predictability_max_organizations"))
+    sampled = sampled_organization_ids(organizations, WINDOWS, max_organizations)
+    if sampled is not None:
+        window_days = next(cte.this for cte in query.find_all(exp.CTE) if cte.alias == "window_days")
+        window_days.where(exp.column("organization_id", table="d").isin(*map(exp.Literal.string, sampled)), copy=False)
+    rows = context.fetchdf(query)
+    rows.columns = [c.lower() for c in rows.columns]
+    return predictability(rows, organizations, WINDOWS, max_organizations)[list(COLUMNS)]

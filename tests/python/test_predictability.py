@@ -21,9 +21,9 @@ import pytest
 from marts import read_mart
 
 from trial_activation.generator import PlantedEffect, generate
-from trial_activation.modeling.predictability import feature_matrix, window_population
+from trial_activation.modeling.predictability import feature_matrix, predictability, sampled_organization_ids, window_population
 from trial_activation.project import build, open_context
-from trial_activation.testing import copy_project
+from trial_activation.testing import SAMPLE_LOG, copy_project
 
 PLANTED_ACTIVITY = "Scheduling.Shift.AssignmentChanged"
 ORGANIZATIONS = 1500
@@ -110,3 +110,32 @@ def test_features_of_a_window():
         ]
     )
     np.testing.assert_allclose(features.to_numpy(float), expected)
+
+
+def test_a_sampled_build_aggregates_the_sampled_organizations_only_with_the_same_figures(tmp_path):
+    """With predictability_max_organizations below the populations, the model aggregates the sampled
+    organizations only (sampled_organization_ids, a filter on its query): its mart equals the figures
+    computed from every organization's rows."""
+    import importlib.util
+
+    project = copy_project(tmp_path / "project")
+    config = project / "config.yaml"
+    text = config.read_text()
+    assert text.count("predictability_max_organizations: 5000") == 1
+    cap = 40
+    config.write_text(text.replace("predictability_max_organizations: 5000", f"predictability_max_organizations: {cap}"))
+    context = open_context(project, events_path=SAMPLE_LOG, warehouse_path=tmp_path / "warehouse.duckdb")
+    build(context, skip_tests=True)
+    mart = read_mart(context, "marts.predictability").sort_values("window_end_day").reset_index(drop=True)
+
+    spec = importlib.util.spec_from_file_location("predictability_model", project / "models/marts/predictability.py")
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    rows = context.fetchdf(model.FEATURES_SQL.replace("org_days_table", "intermediate.org_days"))
+    organizations = context.fetchdf(f"SELECT {', '.join(model.ORGANIZATION_COLUMNS)} FROM intermediate.trial_organizations")
+    ids = sampled_organization_ids(organizations, model.WINDOWS, cap)
+    assert ids is not None and len(ids) < organizations.organization_id.nunique()
+    assert sampled_organization_ids(organizations, model.WINDOWS, len(organizations)) is None
+    figures = predictability(rows, organizations, model.WINDOWS, cap)[list(model.COLUMNS)]
+    assert mart.is_sampled.all() and (mart.sample_organizations == cap).all()
+    pd.testing.assert_frame_equal(mart, figures, check_dtype=False, atol=1e-12)

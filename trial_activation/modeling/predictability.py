@@ -21,10 +21,6 @@ from trial_activation.modeling.validation import (
     shuffled_auc_p95,
 )
 
-# Above this many organizations in a window's population both figures are computed on a stratified
-# sample of this size: the shuffled baseline costs PERMUTATIONS x REPEATS x FOLDS fits, and its cost
-# grows with the organizations (benchmarks/README.md, "The predictability ceiling").
-MAX_ORGANIZATIONS = 5_000
 # At most this many activity families become features (the ones most organizations use); with the
 # organization-wide features that keeps a window under ~40 features on any log.
 MAX_FAMILIES = 34
@@ -87,28 +83,47 @@ def feature_matrix(rows: pd.DataFrame, organization_ids) -> pd.DataFrame:
     return pd.concat([per_family, organization], axis=1)
 
 
+def window_samples(organizations: pd.DataFrame, windows, max_organizations: int, seed: int = SEED) -> dict:
+    """(window_start_day, window_end_day) -> (the window's population, the positions in it of the
+    organizations its figures are computed on: all of them, or a stratified sample of max_organizations,
+    the variable predictability_max_organizations: the shuffled baseline costs PERMUTATIONS x REPEATS x
+    FOLDS fits, and its cost grows with the organizations, benchmarks/README.md)."""
+    samples = {}
+    for start, end in windows:
+        population = window_population(organizations, end)
+        samples[(start, end)] = (population, sample_organizations(population["converted"].to_numpy(bool), max_organizations, seed=seed))
+    return samples
+
+
+def sampled_organization_ids(organizations: pd.DataFrame, windows, max_organizations: int, seed: int = SEED):
+    """The organizations predictability() will read features of, when some window is sampled (sorted
+    ids): the engine's aggregate need not cover the others. None when no window is sampled (all)."""
+    samples = window_samples(organizations, windows, max_organizations, seed)
+    if all(len(chosen) == len(population) for population, chosen in samples.values()):
+        return None
+    return sorted(set().union(*(population["organization_id"].iloc[chosen] for population, chosen in samples.values())))
+
+
 def predictability(
     rows: pd.DataFrame,
     organizations: pd.DataFrame,
     windows,
-    max_organizations: int = MAX_ORGANIZATIONS,
+    max_organizations: int,
     seed: int = SEED,
     permutations: int = PERMUTATIONS,
 ) -> pd.DataFrame:
     """One row per feature window (window_start_day, window_end_day) with the figures of marts.predictability.
 
     rows: the engine's aggregate (feature_matrix's rows) for every window, with window_start_day and
-    window_end_day; organizations: intermediate.trial_organizations' columns window_population needs.
-    The cross-validated AUC (REPEATS x FOLDS, seed) and the shuffled baseline (permutations, seed) are
+    window_end_day (those of sampled_organization_ids' organizations are enough); organizations:
+    intermediate.trial_organizations' columns window_population needs. The cross-validated AUC (REPEATS x FOLDS, seed) and the shuffled baseline (permutations, seed) are
     computed on the same organizations: all of the population, or a stratified sample of
     max_organizations when it is larger. Deterministic: the organizations are sorted by id first.
     """
     figures = []
-    for start, end in windows:
-        population = window_population(organizations, end)
+    for (start, end), (population, chosen) in window_samples(organizations, windows, max_organizations, seed).items():
         labels = population["converted"].to_numpy(bool)
         window_rows = rows[(rows["window_start_day"] == start) & (rows["window_end_day"] == end)]
-        chosen = sample_organizations(labels, max_organizations, seed=seed)
         features = feature_matrix(window_rows, population["organization_id"].iloc[chosen])
         auc, auc_sd = cross_validated_auc(features.to_numpy(float), labels[chosen], seed=seed)
         p95 = shuffled_auc_p95(features.to_numpy(float), labels[chosen], seed=seed, permutations=permutations)
