@@ -62,7 +62,7 @@ def open_context(
     `read_only` opens the DuckDB warehouse read-only (the commands that only read: summary, report,
     export, compare): any number of read-only processes share the file, where a read-write one has it
     to itself. The connection is then an in-memory database with the warehouse attached READ_ONLY
-    under the catalog name a read-write open gives it (the file's stem, which SQLMesh's state names
+    under the catalog name a read-write open gives it (warehouse_catalog, which SQLMesh's state names
     every table with); SQLMesh needs nothing else from the connection to read. A missing warehouse
     file is an error instead of a new, empty file. On the other gateways it changes nothing (their
     servers let readers and writers work at once). One process opens a warehouse file one way only:
@@ -82,7 +82,7 @@ def open_context(
                 " --warehouse / TRIAL_WAREHOUSE_PATH at the one that was built"
             )
         attached = DuckDBAttachOptions(type="duckdb", path=str(warehouse), read_only=True)
-        connection = local.connection.model_copy(update={"database": None, "catalogs": {warehouse.stem: attached}})
+        connection = local.connection.model_copy(update={"database": None, "catalogs": {warehouse_catalog(warehouse): attached}})
     else:
         if not read_only:
             warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -320,13 +320,25 @@ class WarehouseNameUnusable(ValueError):
 UNUSABLE_KEYWORDS = ("reserved", "type_function")
 
 
+# Catalog names DuckDB keeps for itself: a file named after one is attached as <name>_db.
+DUCKDB_OWN_CATALOGS = ("main", "temp", "system")
+
+
+def warehouse_catalog(warehouse: Path) -> str:
+    """The catalog name DuckDB gives a database file: its name up to the first dot (trial.v2.duckdb ->
+    trial), with _db appended to a name DuckDB keeps for itself (main.duckdb -> main_db). SQLMesh's
+    state names every table with it."""
+    name = warehouse.name.split(".")[0]
+    return f"{name}_db" if name.lower() in DUCKDB_OWN_CATALOGS else name
+
+
 def check_warehouse_name(warehouse: Path) -> None:
-    """DuckDB names the warehouse's catalog after the file (its stem) and SQLMesh names every table
-    with it: a stem that is not a plain identifier, or is one of DuckDB's reserved keywords, fails
+    """DuckDB names the warehouse's catalog after the file (warehouse_catalog) and SQLMesh names every
+    table with it: a name that is not a plain identifier, or is one of DuckDB's reserved keywords, fails
     the first plan with a parser error deep in SQLMesh. Said here, in one line, before anything runs."""
     import duckdb
 
-    name = warehouse.stem
+    name = warehouse_catalog(warehouse)
     why = None
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         why = "has characters other than letters, digits and _, or starts with a digit"

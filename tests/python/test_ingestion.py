@@ -26,6 +26,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -33,7 +34,7 @@ from sqlmesh.utils.errors import SQLMeshError
 
 from helpers import failed_models
 from trial_activation.__main__ import main
-from trial_activation.project import build, open_context
+from trial_activation.project import build, check_warehouse_name, open_context, warehouse_catalog
 from trial_activation.testing import copy_project
 
 HEADER = "ORGANIZATION_ID,ACTIVITY_NAME,TIMESTAMP,CONVERTED,CONVERTED_AT,TRIAL_START,TRIAL_END"
@@ -584,7 +585,7 @@ def test_parquet_with_time_zone_aware_timestamps_is_read_in_utc_whatever_the_pro
     pq.write_table(table, path)
     script = (
         "import json, sys\n"
-        "from trial_activation.project import build, open_context\n"
+        "from trial_activation.project import build, check_warehouse_name, open_context, warehouse_catalog\n"
         "context = open_context(sys.argv[1], events_path=sys.argv[2], warehouse_path=sys.argv[3])\n"
         "build(context, skip_tests=True)\n"
         "rows = context.fetchdf('SELECT organization_id, CAST(event_at AS TEXT) AS event_at, trial_day"
@@ -717,6 +718,14 @@ def test_paths_with_quotes_and_backslashes_load(project_copy, tmp_path, monkeypa
 
     assert raw_rows_read(context) == [(str(path), "org_odd", "Scheduling.Shift.Created")]
     assert context.config.gateways["local"].connection.database == str(odd / "warehouse.duckdb")
+
+
+def test_the_catalog_name_is_duckdbs(tmp_path):
+    """DuckDB names a file's catalog after its name up to the first dot, and renames its own names."""
+    for name, catalog in (("trial_activation.duckdb", "trial_activation"), ("warehouse.v2.duckdb", "warehouse"), ("main.duckdb", "main_db")):
+        with duckdb.connect(str(tmp_path / name)) as connection:
+            assert connection.execute("SELECT current_database()").fetchone()[0] == catalog == warehouse_catalog(Path(name))
+        check_warehouse_name(Path(name))  # usable: no error
 
 
 @pytest.mark.parametrize("name", ['ware"house\\.duckdb', "full.duckdb", "order.duckdb", "2024.duckdb", "my-warehouse.duckdb"])

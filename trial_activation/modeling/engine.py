@@ -43,8 +43,8 @@ def ibis_sql(evaluator, expression) -> exp.Expression:
 
     Compiled by Ibis for that engine and parsed back in its dialect, so that what SQLMesh writes out is
     Ibis's own SQL for the engine (SQLMesh's transpilation of another dialect's functions is not
-    enough). While the project loads there is no engine: the model's dialect, DuckDB's, which only
-    serves to find the dependencies. Every LIKE gets the project's escape character (Ibis's `like`
+    enough). Without an engine (while the project loads, or in a render outside a run) the model's
+    dialect, DuckDB's. Every LIKE gets the project's escape character (Ibis's `like`
     takes none), so that the Ibis models match patterns as the SQL models do.
     """
     import ibis
@@ -69,8 +69,8 @@ def upstream_table(evaluator, model_name: str):
     The model must be among the Ibis model's `depends_on` (SQLMesh gives a model its dependencies'
     schemas only). Types are the upstream model's own, in the project's dialect (DuckDB's), mapped by
     Ibis's DuckDB type mapper. The table is looked up by schema and name in whatever catalog SQLMesh
-    keyed it under: SQLMesh writes a catalog named like the warehouse file (`ware"house\\`) out as text
-    and parses it back altered, and the Ibis model must not depend on that.
+    keyed it under, not by a catalog name written out and parsed back (SQLMesh alters a catalog such as
+    `ware"house\\` on the way; trial-activation refuses such warehouse names, the sqlmesh CLI does not).
 
     None while the project loads (SQLMesh knows no schema yet, or not every column's type: it renders
     the query again with the schemas before anything is planned, tested or run). At any later stage an
