@@ -55,6 +55,7 @@ class EnvironmentReport:
 
     environment: str
     headline: dict  # the row of marts.report_headline
+    row_counts: dict  # the row of marts.report_rows: valid events, quarantined rows
     activation_lift: dict  # goal_conversion rows of 'activation', by population
     funnel: pd.DataFrame
     goals: list[dict]  # rows of marts.report_goals, each with its lift rows and histogram bins
@@ -96,6 +97,7 @@ def collect(context: Context, environment: str) -> EnvironmentReport:
     return EnvironmentReport(
         environment=environment,
         headline=rows("marts.report_headline").iloc[0].to_dict(),
+        row_counts=rows("marts.report_rows").iloc[0].to_dict(),
         activation_lift={row["population"]: row for row in activation.to_dict("records")},
         funnel=rows("marts.activation_funnel", where={"section": "funnel"}, order_by=("step",)),
         goals=goals,

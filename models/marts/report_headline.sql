@@ -1,22 +1,14 @@
 /* The report's headline figures: one row for the environment. Organizations, activation and
    conversion from marts.trial_activation; how long activation took; how many candidate goals were
    tested and how many are credible (supported and q-value under the report_candidate_q_value
-   variable: the one place that rule lives); the valid and quarantined rows of the build. */
+   variable: the one place that rule lives). The build's row counts are marts.report_rows'. */
 MODEL (
   name marts.report_headline,
   kind FULL,
   audits (
     number_of_rows(threshold := 0),
     not_null(
-      columns := (
-        organizations,
-        activated,
-        converted,
-        candidates_tested,
-        candidates_credible,
-        valid_events,
-        quarantined_rows
-      )
+      columns := (organizations, activated, converted, candidates_tested, candidates_credible)
     )
   )
 );
@@ -48,16 +40,6 @@ SELECT
   a.p90_days_to_activation::DOUBLE AS p90_days_to_activation, /* their 90th percentile (continuous); NULL when none */
   c.candidates_tested, /* candidate goals evaluated (marts.candidate_goals) */
   c.candidates_credible, /* of which supported with a q-value under report_candidate_q_value */
-  @VAR('report_candidate_q_value')::DOUBLE AS credible_q_value, /* the q-value a credible candidate is under */
-  (
-    SELECT
-      COUNT(*)
-    FROM staging.trial_events
-  ) AS valid_events, /* valid, deduplicated events of the build */
-  (
-    SELECT
-      COUNT(*)
-    FROM staging.trial_events_quarantine
-  ) AS quarantined_rows /* raw rows set aside by the build, one reason each */
+  @VAR('report_candidate_q_value')::DOUBLE AS credible_q_value /* the q-value a credible candidate is under */
 FROM activation AS a
 CROSS JOIN candidates AS c

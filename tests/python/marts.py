@@ -29,6 +29,7 @@ GRAIN = {
     "marts.activation_cohorts": ["trial_start_week"],
     "marts.candidate_goals": ["candidate_id"],
     "marts.report_headline": [],  # one row
+    "marts.report_rows": [],  # one row
     "marts.report_goals": ["goal_id"],
     "marts.report_goal_histograms": ["goal_id", "converted", "bin"],
     "marts.report_days_to_activation": ["days_to_activation"],
