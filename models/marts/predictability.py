@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
-from trial_activation.modeling.predictability import predictability, sampled_organization_ids
+from trial_activation.modeling.predictability import predictability, sampled_organization_ids, window_samples
 
 ORG_DAYS = "intermediate.org_days"
 ORGANIZATIONS = "intermediate.trial_organizations"
@@ -137,11 +137,11 @@ def execute(context: ExecutionContext, **kwargs: t.Any) -> pd.DataFrame:
     org_days.set("alias", placeholder.args.get("alias"))
     placeholder.replace(org_days)
     # On a large log the figures are computed on a sample: aggregate the sampled organizations only.
-    max_organizations = int(context.var("predictability_max_organizations"))
-    sampled = sampled_organization_ids(organizations, WINDOWS, max_organizations)
+    samples = window_samples(organizations, WINDOWS, int(context.var("predictability_max_organizations")))
+    sampled = sampled_organization_ids(samples)
     if sampled is not None:
         window_days = next(cte.this for cte in query.find_all(exp.CTE) if cte.alias == "window_days")
         window_days.where(exp.column("organization_id", table="d").isin(*map(exp.Literal.string, sampled)), copy=False)
     rows = context.fetchdf(query)
     rows.columns = [c.lower() for c in rows.columns]
-    return predictability(rows, organizations, WINDOWS, max_organizations)[list(COLUMNS)]
+    return predictability(rows, samples)[list(COLUMNS)]

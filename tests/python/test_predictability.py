@@ -21,7 +21,7 @@ import pytest
 from marts import read_mart
 
 from trial_activation.generator import PlantedEffect, generate
-from trial_activation.modeling.predictability import feature_matrix, predictability, sampled_organization_ids, window_population
+from trial_activation.modeling.predictability import feature_matrix, predictability, sampled_organization_ids, window_population, window_samples
 from trial_activation.project import build, open_context
 from trial_activation.testing import SAMPLE_LOG, copy_project
 
@@ -133,9 +133,10 @@ def test_a_sampled_build_aggregates_the_sampled_organizations_only_with_the_same
     spec.loader.exec_module(model)
     rows = context.fetchdf(model.FEATURES_SQL.replace("org_days_table", "intermediate.org_days"))
     organizations = context.fetchdf(f"SELECT {', '.join(model.ORGANIZATION_COLUMNS)} FROM intermediate.trial_organizations")
-    ids = sampled_organization_ids(organizations, model.WINDOWS, cap)
+    samples = window_samples(organizations, model.WINDOWS, cap)
+    ids = sampled_organization_ids(samples)
     assert ids is not None and len(ids) < organizations.organization_id.nunique()
-    assert sampled_organization_ids(organizations, model.WINDOWS, len(organizations)) is None
-    figures = predictability(rows, organizations, model.WINDOWS, cap)[list(model.COLUMNS)]
+    assert sampled_organization_ids(window_samples(organizations, model.WINDOWS, len(organizations))) is None
+    figures = predictability(rows, samples)[list(model.COLUMNS)]
     assert mart.is_sampled.all() and (mart.sample_organizations == cap).all()
     pd.testing.assert_frame_equal(mart, figures, check_dtype=False, atol=1e-12)

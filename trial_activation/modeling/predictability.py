@@ -91,37 +91,32 @@ def window_samples(organizations: pd.DataFrame, windows, max_organizations: int,
     samples = {}
     for start, end in windows:
         population = window_population(organizations, end)
-        samples[(start, end)] = (population, sample_organizations(population["converted"].to_numpy(bool), max_organizations, seed=seed))
+        chosen = sample_organizations(population["converted"].to_numpy(bool), max_organizations, seed=seed)
+        samples[(start, end)] = (population, chosen)
     return samples
 
 
-def sampled_organization_ids(organizations: pd.DataFrame, windows, max_organizations: int, seed: int = SEED):
-    """The organizations predictability() will read features of, when some window is sampled (sorted
-    ids): the engine's aggregate need not cover the others. None when no window is sampled (all)."""
-    samples = window_samples(organizations, windows, max_organizations, seed)
+def sampled_organization_ids(samples: dict):
+    """The organizations predictability() will read features of, when some window of window_samples'
+    samples is sampled (sorted ids): the engine's aggregate need not cover the others. None when no
+    window is sampled (all)."""
     if all(len(chosen) == len(population) for population, chosen in samples.values()):
         return None
-    return sorted(set().union(*(population["organization_id"].iloc[chosen] for population, chosen in samples.values())))
+    chosen_ids = (population["organization_id"].iloc[chosen] for population, chosen in samples.values())
+    return sorted(set().union(*chosen_ids))
 
 
-def predictability(
-    rows: pd.DataFrame,
-    organizations: pd.DataFrame,
-    windows,
-    max_organizations: int,
-    seed: int = SEED,
-    permutations: int = PERMUTATIONS,
-) -> pd.DataFrame:
+def predictability(rows: pd.DataFrame, samples: dict, seed: int = SEED, permutations: int = PERMUTATIONS) -> pd.DataFrame:
     """One row per feature window (window_start_day, window_end_day) with the figures of marts.predictability.
 
     rows: the engine's aggregate (feature_matrix's rows) for every window, with window_start_day and
-    window_end_day (those of sampled_organization_ids' organizations are enough); organizations:
-    intermediate.trial_organizations' columns window_population needs. The cross-validated AUC (REPEATS x FOLDS, seed) and the shuffled baseline (permutations, seed) are
-    computed on the same organizations: all of the population, or a stratified sample of
-    max_organizations when it is larger. Deterministic: the organizations are sorted by id first.
+    window_end_day (those of sampled_organization_ids' organizations are enough); samples: window_samples'
+    populations and the organizations chosen in each. The cross-validated AUC (REPEATS x FOLDS, seed) and
+    the shuffled baseline (permutations, seed) are computed on the chosen organizations. Deterministic:
+    the populations are sorted by id first.
     """
     figures = []
-    for (start, end), (population, chosen) in window_samples(organizations, windows, max_organizations, seed).items():
+    for (start, end), (population, chosen) in samples.items():
         labels = population["converted"].to_numpy(bool)
         window_rows = rows[(rows["window_start_day"] == start) & (rows["window_end_day"] == end)]
         features = feature_matrix(window_rows, population["organization_id"].iloc[chosen])
