@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -332,23 +333,28 @@ def warehouse_catalog(warehouse: Path) -> str:
     return f"{name}_db" if name.lower() in DUCKDB_OWN_CATALOGS else name
 
 
+@functools.cache
+def unusable_duckdb_keywords() -> frozenset[str]:
+    """DuckDB's keywords of the UNUSABLE_KEYWORDS categories (lower case), read once per process."""
+    import duckdb
+
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            f"SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category IN {UNUSABLE_KEYWORDS}"
+        ).fetchall()
+    return frozenset(name.lower() for (name,) in rows)
+
+
 def check_warehouse_name(warehouse: Path) -> None:
     """DuckDB names the warehouse's catalog after the file (warehouse_catalog) and SQLMesh names every
     table with it: a name that is not a plain identifier, or is one of DuckDB's reserved keywords, fails
     the first plan with a parser error deep in SQLMesh. Said here, in one line, before anything runs."""
-    import duckdb
-
     name = warehouse_catalog(warehouse)
     why = None
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         why = "has characters other than letters, digits and _, or starts with a digit"
-    else:
-        with duckdb.connect() as connection:
-            found = connection.execute(
-                "SELECT keyword_category FROM duckdb_keywords() WHERE keyword_name = ?", [name.lower()]
-            ).fetchone()
-        if found and found[0] in UNUSABLE_KEYWORDS:
-            why = "is a SQL keyword"
+    elif name.lower() in unusable_duckdb_keywords():
+        why = "is a SQL keyword"
     if why:
         raise WarehouseNameUnusable(
             f"the warehouse file {warehouse} cannot be used: DuckDB names its catalog {name!r} after the file,"
