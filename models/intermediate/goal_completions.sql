@@ -1,8 +1,8 @@
 /* The event that completed each goal: one row per organization and completed goal that needed at
    least one event (a goal with a threshold of 0 is met at its window's start, see marts.trial_goals).
    It is the events_needed-th matching in-trial event of the window: the day it falls on is found with a
-   running count over intermediate.org_days, and only that day's staged events are read for the event;
-   for active_days, the first matching event of the events_needed-th active trial day. */
+   running count over intermediate.org_days, and only the staged events of that day's org_days rows are
+   read for the event; for active_days, the first matching event of the events_needed-th active trial day. */
 MODEL (
   name intermediate.goal_completions,
   kind FULL,
@@ -33,12 +33,10 @@ WITH evaluated AS (
     e.organization_id,
     e.goal_id,
     e.goal_kind,
-    e.activity_pattern,
-    e.window_start_day,
-    e.window_end_day,
     e.events_needed,
     d.event_date,
     d.trial_day,
+    d.activity_name,
     d.first_in_trial_at,
     SUM(d.in_trial_events) OVER (
       PARTITION BY e.organization_id, e.goal_id
@@ -60,14 +58,14 @@ WITH evaluated AS (
     AND d.trial_day BETWEEN e.window_start_day AND e.window_end_day
     AND d.in_trial_events > 0
 ), completing_days AS (
-  /* event kinds: the day the running count reaches events_needed, and that event's number in its day */
-  SELECT DISTINCT
+  /* event kinds: the rows of the day the running count reaches events_needed (every row of a day has
+     its running count), and that event's number in the day */
+  SELECT
     organization_id,
     goal_id,
-    activity_pattern,
-    window_start_day,
-    window_end_day,
     event_date,
+    trial_day,
+    activity_name,
     events_needed - (
       running_events - day_events
     ) AS event_number_in_day
@@ -87,11 +85,11 @@ WITH evaluated AS (
   FROM completing_days AS c
   INNER JOIN staging.trial_events AS s
     ON s.organization_id = c.organization_id
+    AND s.activity_name = c.activity_name
+    AND s.trial_day = c.trial_day
     AND s.event_at >= c.event_date::TIMESTAMP
     AND s.event_at < c.event_date::TIMESTAMP + INTERVAL '1' DAY
     AND s.is_in_trial
-    AND s.trial_day BETWEEN c.window_start_day AND c.window_end_day
-    AND s.activity_name LIKE c.activity_pattern ESCAPE '\'
 ), active_days AS (
   /* active_days: each active trial day's first matching event, the days numbered in order */
   SELECT
