@@ -10,6 +10,7 @@ MODEL (
   name staging.trial_events,
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column event_at,
+    batch_size @staging_batch_days(), /* a first build's days per batch: by the input's format (macros/raw_source.py) */
     partition_by_time_column FALSE /* a timestamp: on Spark, one partition per distinct event time */
   ),
   grain (
