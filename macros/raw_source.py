@@ -49,11 +49,11 @@ TRIALS_INPUT = {
 TIME_COLUMNS = ("timestamp", "converted_at", "trial_start", "trial_end")
 # Bytes read at a time when a gzipped file is checked from end to end.
 CHUNK_BYTES = 1 << 20
-# staging_batch_days: days per batch of a first build on Parquet input, and "one batch" (a century).
+# staging_batch_days: days per batch of a first build on typed Parquet input, and "one batch" (a century).
 PARQUET_BATCH_DAYS = 30
 ONE_BATCH_DAYS = 36500
 # What the cache of checked files holds; a new check (or a new field) changes it, and files are checked again.
-CHECKS_VERSION = 1
+CHECKS_VERSION = 2
 
 
 class RawFileError(ValueError):
@@ -85,15 +85,23 @@ def trials_source(evaluator) -> exp.Expression:
 
 @macro()
 def staging_batch_days(evaluator) -> exp.Expression:
-    """Days per batch of staging.trial_events' first build (or a backfill). A Parquet input is loaded
-    PARQUET_BATCH_DAYS at a time: each batch reads only its days' row groups and deduplicates in a
-    hash table of a batch's size (at 100M events the build's peak memory 11.6 -> 4.9 GiB, and faster:
-    benchmarks/README.md). A CSV is read whole by every batch, and the warehouse gateways' table is read
-    whole by every batch too: one batch (ONE_BATCH_DAYS). Decided from the path's suffix (no file is
-    read): a glob of Parquet files that does not end in .parquet is loaded in one batch."""
-    path = evaluator.var("trial_events_path") or ""
-    parquet = evaluator.gateway == "local" and _is_parquet(path)
-    return exp.Literal.number(PARQUET_BATCH_DAYS if parquet else ONE_BATCH_DAYS)
+    """Days per batch of staging.trial_events' first build (or a backfill). Parquet files whose
+    timestamp column is typed are loaded PARQUET_BATCH_DAYS at a time: each batch reads only the row
+    groups its days' min/max statistics admit, and deduplicates in a hash table of a batch's size (at
+    100M events the build's peak memory 11.6 -> 4.9 GiB, and faster: benchmarks/README.md). A CSV, or
+    text timestamps, would be read whole by every batch, as would the warehouse gateways' table: one
+    batch (ONE_BATCH_DAYS). Decided from the files' cached checks (check_raw_files); a path that
+    cannot be read is one batch here, and raw.trial_events says what is wrong with it."""
+    if evaluator.gateway != "local":
+        return exp.Literal.number(ONE_BATCH_DAYS)
+    path = resolve_events_path(evaluator.var("trial_events_path") or "", _project_root(evaluator))
+    try:
+        files, hidden = glob_files(path)
+        checked = check_raw_files(path, files, hidden, _checks_cache())
+    except RawFileError:
+        return exp.Literal.number(ONE_BATCH_DAYS)
+    typed = all(found["typed_time"] for found in checked.values())
+    return exp.Literal.number(PARQUET_BATCH_DAYS if typed else ONE_BATCH_DAYS)
 
 
 def _read_checked(path: str, raw_input: dict = EVENTS_INPUT) -> exp.Expression:
@@ -288,7 +296,15 @@ def _check_file(file: str, source: dict = EVENTS_INPUT) -> dict:
     _check_parquet_types(file, types)
     converted = dict(types)["converted"]
     numeric_converted = converted is not None and not _boolean_or_text(converted)
-    return {"columns": columns, "has_rows": has_rows, "numeric_converted": numeric_converted}
+    typed_time = _is_time_type(dict(types).get("timestamp"))
+    return {"columns": columns, "has_rows": has_rows, "numeric_converted": numeric_converted, "typed_time": typed_time}
+
+
+def _is_time_type(arrow_type) -> bool:
+    """A Parquet column of timestamps or dates (not text, not a CSV's column: None)."""
+    import pyarrow as pa
+
+    return arrow_type is not None and (pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type))
 
 
 def _boolean_or_text(arrow_type) -> bool:

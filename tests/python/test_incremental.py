@@ -190,6 +190,25 @@ def test_late_event_restatement_equals_full_rebuild(daily_log, tmp_path):
     _assert_same_marts(after, _marts(reference))
 
 
+def test_a_first_load_in_batches_equals_one_in_a_single_batch(daily_log, full_build, tmp_path):
+    """Typed Parquet is loaded into staging.trial_events 30 days per batch by a first build (full_build:
+    the log spans two); the same rows with text timestamps cannot skip other days' row
+    groups, so they are loaded in one batch. Both give the same marts."""
+    _, days, new_day = daily_log
+    assert (new_day - _day_of(days[0])).days > 30, "the log must span two batches at least"
+    typed = _context(tmp_path, "typed", _input_folder(tmp_path / "input", days))
+    assert typed.get_model("staging.trial_events").kind.batch_size == 30
+    text = tmp_path / "text.parquet"
+    files = ", ".join(f"'{f}'" for d in days for f in sorted(d.glob("*.parquet")))
+    duckdb.execute(
+        f"COPY (SELECT COLUMNS(*)::VARCHAR FROM READ_PARQUET([{files}], hive_partitioning = FALSE)) TO '{text}' (FORMAT PARQUET)"
+    )
+    context = _context(tmp_path, "text", str(text))
+    assert context.get_model("staging.trial_events").kind.batch_size > (new_day - _day_of(days[0])).days
+    build(context, execution_time=new_day + dt.timedelta(days=1), **BUILD_OPTIONS)
+    _assert_same_marts(_marts(context), full_build)
+
+
 def test_single_file_equals_folder_of_daily_files(daily_log, full_build, tmp_path):
     _, days, new_day = daily_log
     single = tmp_path / "trial_events.parquet"
