@@ -375,9 +375,14 @@ def median(values):
 
 
 def per_model_medians(runs: list[dict]) -> dict[str, float]:
+    """Each model's seconds in a run (summed over its batches: a batched first load evaluates a model
+    once per batch), then the median over the runs."""
     models: dict[str, list[float]] = {}
     for run in runs:
+        in_run: dict[str, float] = {}
         for model, _, seconds in run["models"]:
+            in_run[model] = in_run.get(model, 0.0) + seconds
+        for model, seconds in in_run.items():
             models.setdefault(model, []).append(seconds)
     return {m: median(v) for m, v in models.items()}
 
