@@ -1,7 +1,8 @@
 """intermediate.window_thresholds: the percentile thresholds of goals and candidate goals alike, derived
 from the data (one row per activity pattern, window, measure and percentile asked for).
 
-An Ibis expression over unbound tables named after the upstream models, compiled to SQL with Ibis's
+An Ibis expression over unbound tables named after the upstream models, with their columns and types as
+SQLMesh knows them (trial_activation/modeling/engine.py, upstream_table), compiled to SQL with Ibis's
 own compiler (is_sql=True). SQLMesh sees the dependencies, points them at each environment's tables
 and runs the query inside the engine; the model never opens a connection of its own.
 
@@ -20,9 +21,19 @@ from sqlglot import exp
 from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
-from trial_activation.modeling.engine import ibis_sql
+from trial_activation.modeling.engine import ibis_model_sql
 from trial_activation.modeling.thresholds import continuous_percentile
 
+# The upstream models, in the order window_thresholds() takes their tables: each with its columns and
+# types as SQLMesh knows them from the model itself (engine.upstream_table), never a copied list.
+UPSTREAM = (
+    "staging.activation_goals",
+    "staging.candidate_goal_grid",
+    "intermediate.goal_windows",
+    "intermediate.window_metrics",
+    "intermediate.trial_organizations",
+    "intermediate.cohort_split",
+)
 GROUP = ["activity_pattern", "window_start_day", "window_end_day", "measure"]
 COLUMNS = {
     "activity_pattern": "TEXT",
@@ -40,6 +51,7 @@ COLUMNS = {
     "intermediate.window_thresholds",
     is_sql=True,
     kind="FULL",
+    depends_on=UPSTREAM,
     grain=[*GROUP, "threshold_percentile", "population"],
     columns=COLUMNS,
     description=(
@@ -59,46 +71,12 @@ COLUMNS = {
     audits=[("not_null", {"columns": [exp.column(c) for c in (*GROUP, "threshold_percentile", "population", "converted_org_count")]})],
 )
 def entrypoint(evaluator: MacroEvaluator) -> exp.Expression:
-    return ibis_sql(evaluator, window_thresholds())
+    return ibis_model_sql(evaluator, window_thresholds, UPSTREAM, COLUMNS)
 
 
-def window_thresholds() -> ibis.Table:
-    goals = ibis.table(
-        {
-            "goal_kind": "string",
-            "activity_pattern": "string",
-            "window_start_day": "int32",
-            "window_end_day": "int32",
-            "threshold_percentile": "float64",
-        },
-        name="activation_goals",
-        database="staging",
-    )
-    grid = ibis.table({"dimension": "string", "threshold_percentile": "float64"}, name="candidate_goal_grid", database="staging")
-    windows = ibis.table(
-        {"activity_pattern": "string", "window_start_day": "int32", "window_end_day": "int32", "is_candidate": "boolean"},
-        name="goal_windows",
-        database="intermediate",
-    )
-    metrics = ibis.table(
-        {
-            "organization_id": "string",
-            "activity_pattern": "string",
-            "window_start_day": "int32",
-            "window_end_day": "int32",
-            "events": "int64",
-            "active_days": "int64",
-        },
-        name="window_metrics",
-        database="intermediate",
-    )
-    organizations = ibis.table(
-        {"organization_id": "string", "trial_start": "timestamp", "converted": "boolean", "as_of": "timestamp"},
-        name="trial_organizations",
-        database="intermediate",
-    )
-    split = ibis.table({"organization_id": "string", "is_holdout": "boolean"}, name="cohort_split", database="intermediate")
-
+def window_thresholds(
+    goals: ibis.Table, grid: ibis.Table, windows: ibis.Table, metrics: ibis.Table, organizations: ibis.Table, split: ibis.Table
+) -> ibis.Table:
     percentile_goals = goals.filter(goals.threshold_percentile.notnull() & (goals.goal_kind != "steadiness"))
     goal_requests = percentile_goals.select(
         "activity_pattern",
