@@ -47,6 +47,9 @@ TRIALS_INPUT = {
     "rows": "a trials file needs at least one organization (leave TRIAL_TRIALS_PATH empty for none)",
 }
 TIME_COLUMNS = ("timestamp", "converted_at", "trial_start", "trial_end")
+# What a Parquet time column may be besides text: the names of pyarrow.types' predicates (names, not
+# the functions: SQLMesh serializes the globals a macro uses, and pyarrow is imported only when needed).
+TIME_TYPES = ("is_timestamp", "is_date")
 # Bytes read at a time when a gzipped file is checked from end to end.
 CHUNK_BYTES = 1 << 20
 # staging_batch_days: days per batch of a first build on typed Parquet input, and "one batch" (a century).
@@ -96,8 +99,7 @@ def staging_batch_days(evaluator) -> exp.Expression:
         return exp.Literal.number(ONE_BATCH_DAYS)
     path = resolve_events_path(evaluator.var("trial_events_path") or "", _project_root(evaluator))
     try:
-        files, hidden = glob_files(path)
-        checked = check_raw_files(path, files, hidden, _checks_cache())
+        _, checked = _checked_files(path)
     except RawFileError:
         return exp.Literal.number(ONE_BATCH_DAYS)
     typed = all(found["typed_time"] for found in checked.values())
@@ -107,8 +109,7 @@ def staging_batch_days(evaluator) -> exp.Expression:
 def _read_checked(path: str, raw_input: dict = EVENTS_INPUT) -> exp.Expression:
     """READ_CSV or READ_PARQUET of the files `path` names, each checked once per version
     (check_raw_files, against the event log's or the trials input's columns: raw_input)."""
-    files, hidden = glob_files(path)
-    checked = check_raw_files(path, files, hidden, _checks_cache(), raw_input)
+    hidden, checked = _checked_files(path, raw_input)
     # A path naming an existing file is that file, even with [ ] in its name: escaped for DuckDB. A
     # glob that also matches hidden files gives way to the list of the files read.
     source = None if hidden else glob.escape(path) if os.path.isfile(path) else path
@@ -118,6 +119,13 @@ def _read_checked(path: str, raw_input: dict = EVENTS_INPUT) -> exp.Expression:
     if parquet:
         return _read_parquet(source, list(checked), any(checked[file]["numeric_converted"] for file in parquet))
     return _read_csv(source, {file: found["columns"] for file, found in checked.items()}, raw_input["columns"])
+
+
+def _checked_files(path: str, raw_input: dict = EVENTS_INPUT) -> tuple[list, dict]:
+    """The hidden files `path` matches (left out) and what the check of each other file found
+    (check_raw_files, against the cache of earlier checks)."""
+    files, hidden = glob_files(path)
+    return hidden, check_raw_files(path, files, hidden, _checks_cache(), raw_input)
 
 
 def _read_parquet(source: str | None, files: list, numeric_converted: bool) -> exp.Expression:
@@ -304,7 +312,7 @@ def _is_time_type(arrow_type) -> bool:
     """A Parquet column of timestamps or dates (not text, not a CSV's column: None)."""
     import pyarrow as pa
 
-    return arrow_type is not None and (pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type))
+    return arrow_type is not None and any(getattr(pa.types, kind)(arrow_type) for kind in TIME_TYPES)
 
 
 def _boolean_or_text(arrow_type) -> bool:
@@ -320,7 +328,7 @@ def _check_parquet_types(file: str, columns: list) -> None:
     import pyarrow as pa
 
     accepted = {
-        **{column: (pa.types.is_timestamp, pa.types.is_date) for column in TIME_COLUMNS},
+        **{column: tuple(getattr(pa.types, kind) for kind in TIME_TYPES) for column in TIME_COLUMNS},
         "organization_id": (pa.types.is_integer,),
         "activity_name": (),
         "converted": (pa.types.is_boolean, pa.types.is_integer),
