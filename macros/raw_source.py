@@ -92,8 +92,9 @@ def staging_batch_days(evaluator) -> exp.Expression:
     timestamp column is typed are loaded PARQUET_BATCH_DAYS at a time: each batch reads only the row
     groups its days' min/max statistics admit, and deduplicates in a hash table of a batch's size (the
     peak memory of a large first build, benchmarks/README.md). A CSV, or text timestamps, would be read
-    whole by every batch, as would the warehouse gateways' table: one batch (ONE_BATCH_DAYS). Decided from the files' cached checks (check_raw_files); a path that
-    cannot be read is one batch here, and raw.trial_events says what is wrong with it."""
+    whole by every batch, as would the warehouse gateways' table: one batch (ONE_BATCH_DAYS). Decided
+    from the files' cached checks (check_raw_files); a path that cannot be read is one batch here, and
+    raw.trial_events says what is wrong with it."""
     if evaluator.gateway != "local":
         return exp.Literal.number(ONE_BATCH_DAYS)
     path = resolve_events_path(evaluator.var("trial_events_path") or "", _project_root(evaluator))
