@@ -47,13 +47,7 @@ WITH events AS (
   WHERE
     quarantine_reason IS NULL AND event_at BETWEEN @start_ts AND @end_ts
   GROUP BY
-    organization_id,
-    activity_name,
-    event_at,
-    trial_start,
-    trial_end,
-    converted,
-    converted_at
+    1, 2, 3, 4, 5, 6, 7 /* all seven raw columns: exact duplicates are one event */
 )
 SELECT
   e.organization_id, /* the trialist organization */
