@@ -90,9 +90,9 @@ def trials_source(evaluator) -> exp.Expression:
 def staging_batch_days(evaluator) -> exp.Expression:
     """Days per batch of staging.trial_events' first build (or a backfill). Parquet files whose
     timestamp column is typed are loaded PARQUET_BATCH_DAYS at a time: each batch reads only the row
-    groups its days' min/max statistics admit, and deduplicates in a hash table of a batch's size (the
-    peak memory of a large first build, benchmarks/README.md). A CSV, or text timestamps, would be read
-    whole by every batch, as would the warehouse gateways' table: one batch (ONE_BATCH_DAYS). Decided
+    groups its days' min/max statistics admit, and deduplicates in a hash table of a batch's size (which
+    bounds a large first build's peak memory: benchmarks/README.md). A CSV, or text timestamps, would be
+    read whole by every batch, as would the warehouse gateways' table: one batch (ONE_BATCH_DAYS). Decided
     from the files' cached checks (check_raw_files); a path that cannot be read is one batch here, and
     raw.trial_events says what is wrong with it."""
     if evaluator.gateway != "local":

@@ -1,7 +1,8 @@
 /* The rows of the environment's build, for the report's provenance: one row with the valid
    (deduplicated) events staged and the raw rows the quarantine sets aside. A view, so the counts are
    taken when the report reads them, not by every daily run: counting the quarantine types every raw
-   row of the input again, the costliest scan of a daily run at 100M events (benchmarks/README.md). */
+   row of the input again, the only part of a daily run that would read every raw row
+   (benchmarks/README.md). */
 MODEL (
   name marts.report_rows,
   kind VIEW,
