@@ -113,9 +113,9 @@ def loses_the_new_days_rows(project: Path) -> None:
     build of the days before is right, and the run of DAY stages nothing of its rows)."""
     model = project / "models" / "staging" / "trial_events.sql"
     text = model.read_text()
-    condition = "t.quarantine_reason IS NULL AND t.event_at BETWEEN @start_ts AND @end_ts"
+    condition = "quarantine_reason IS NULL AND event_at BETWEEN @start_ts AND @end_ts"
     assert condition in text
-    model.write_text(text.replace(condition, f"{condition} AND t.event_at < '{DAY}'"))
+    model.write_text(text.replace(condition, f"{condition} AND event_at < '{DAY}'"))
 
 
 @pytest.fixture(scope="module")
