@@ -47,9 +47,6 @@ TRIALS_INPUT = {
     "rows": "a trials file needs at least one organization (leave TRIAL_TRIALS_PATH empty for none)",
 }
 TIME_COLUMNS = ("timestamp", "converted_at", "trial_start", "trial_end")
-# What a Parquet time column may be besides text: the names of pyarrow.types' predicates (names, not
-# the functions: SQLMesh serializes the globals a macro uses, and pyarrow is imported only when needed).
-TIME_TYPES = ("is_timestamp", "is_date")
 # Bytes read at a time when a gzipped file is checked from end to end.
 CHUNK_BYTES = 1 << 20
 # staging_batch_days: days per batch of a first build on typed Parquet input, and "one batch" (a century).
@@ -302,17 +299,19 @@ def _check_file(file: str, source: dict = EVENTS_INPUT) -> dict:
         )
     types = [(column, type_) for column, (_, type_) in zip(columns, header)]
     _check_parquet_types(file, types)
-    converted = dict(types)["converted"]
+    by_column = dict(types)
+    converted = by_column["converted"]
     numeric_converted = converted is not None and not _boolean_or_text(converted)
-    typed_time = _is_time_type(dict(types).get("timestamp"))
+    typed_time = _is_time_type(by_column.get("timestamp"))
     return {"columns": columns, "has_rows": has_rows, "numeric_converted": numeric_converted, "typed_time": typed_time}
 
 
 def _is_time_type(arrow_type) -> bool:
-    """A Parquet column of timestamps or dates (not text, not a CSV's column: None)."""
+    """A Parquet column of timestamps or dates (not text, not a CSV's column: None): what a time
+    column may be besides text (_check_parquet_types), and what lets staging load in batches."""
     import pyarrow as pa
 
-    return arrow_type is not None and any(getattr(pa.types, kind)(arrow_type) for kind in TIME_TYPES)
+    return arrow_type is not None and (pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type))
 
 
 def _boolean_or_text(arrow_type) -> bool:
@@ -328,7 +327,7 @@ def _check_parquet_types(file: str, columns: list) -> None:
     import pyarrow as pa
 
     accepted = {
-        **{column: tuple(getattr(pa.types, kind) for kind in TIME_TYPES) for column in TIME_COLUMNS},
+        **{column: (_is_time_type,) for column in TIME_COLUMNS},
         "organization_id": (pa.types.is_integer,),
         "activity_name": (),
         "converted": (pa.types.is_boolean, pa.types.is_integer),

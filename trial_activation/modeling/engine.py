@@ -74,7 +74,7 @@ def upstream_table(evaluator, model_name: str):
 
     None while the project loads (SQLMesh knows no schema yet, or not every column's type: it renders
     the query again with the schemas before anything is planned, tested or run). At any later stage an
-    unknown type is UpstreamSchemaUnknown naming the upstream column: Ibis cannot compare an unknown
+    unknown type is a ConfigError naming the upstream column: Ibis cannot compare an unknown
     type, and a guessed one could change the query.
     """
     import ibis
@@ -110,9 +110,8 @@ def ibis_model_sql(evaluator, build, upstream: tuple[str, ...], columns: dict) -
     placeholder naming the upstream tables, which SQLMesh only reads for the dependencies (a model's
     query must render to a SELECT; the Ibis model also declares them, depends_on=upstream), with the
     model's declared `columns` as typed NULLs, so that what walks the rendered query (the UI's column
-    lineage) finds every column the model has. SQLMesh
-    also compares two versions' rendered queries to tell a breaking change from a non-breaking one, at
-    times without the schemas: the placeholder carries a digest of the model's serialized code, so two
+    lineage) finds every column the model has. SQLMesh also compares two versions' rendered queries to
+    tell a breaking change from a non-breaking one, at times without the schemas: the placeholder carries a digest of the model's serialized code, so two
     versions of the code never render the same placeholder (identical queries would be taken for a
     non-breaking change, and the downstream models would keep their tables).
     """
