@@ -106,11 +106,12 @@ def _as_of(context: Context, environment: str):
 
 @contextmanager
 def _quiet_sql_log():
-    """Context.table_diff logs its SQL at the caller's effective level (WARNING outside the sqlmesh CLI,
-    which Python then prints to stderr): keep the engine adapter quiet while it runs."""
+    """Context.table_diff logs its SQL at the level of SQLMesh's own logger (WARNING outside the sqlmesh
+    CLI, ERROR under trial-activation without --debug), which Python then prints to stderr: keep the
+    engine adapter quiet while it runs, whatever that level is."""
     adapter_logger = logging.getLogger("sqlmesh.core.engine_adapter")
     level = adapter_logger.level
-    adapter_logger.setLevel(logging.ERROR)
+    adapter_logger.setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
