@@ -31,11 +31,13 @@ from trial_activation.alerts import logger as _alerts_logger  # noqa: E402
 from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is set
     LOCK_ERROR,
     MissingInEnvironment,
+    SeedFileError,
     WarehouseLocked,
     WarehouseNameUnusable,
     activation_summary,
     build,
     check_accounting,
+    error_chain,
     find_project,
     input_report,
     open_warehouse,
@@ -123,13 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return generate_main(rest, prog=f"{parser.prog} generate")
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command == "report" and args.compare:
-        from trial_activation.report import parse_compare
-
-        try:
-            args.environments = parse_compare(args.compare)
-        except ValueError as error:
-            parser.error(str(error))
+    check_arguments(commands.choices[args.command], args)  # its errors show the command's usage
     # The daily job alerts on the console, and on the webhook when TRIAL_ALERT_WEBHOOK_URL is set.
     args.alerts = [*alert_targets(), ConsoleAlertTarget()] if args.command == "run" else None
     sqlmesh_logger = logging.getLogger("sqlmesh")
@@ -157,6 +153,39 @@ def main(argv: list[str] | None = None) -> int:
         sqlmesh_logger.setLevel(level)
         alerts_logger.removeHandler(alerts_handler)
         alerts_logger.propagate = propagate
+
+
+def check_arguments(parser: argparse.ArgumentParser, args) -> None:
+    """Environment names as SQLMesh stores them (lower case, word characters: `-e Dev` builds `dev`), and
+    the arguments SQLMesh would otherwise reject with a traceback, each said in one line (parser.error)."""
+    from sqlmesh.core.environment import EnvironmentNamingInfo
+    from sqlmesh.utils.date import to_datetime
+
+    for option in ("environment", "source", "target"):
+        if getattr(args, option, None) is not None:
+            setattr(args, option, EnvironmentNamingInfo.sanitize_name(getattr(args, option)))
+    if args.command == "report" and args.compare:
+        from trial_activation.report import parse_compare
+
+        try:
+            args.environments = [EnvironmentNamingInfo.sanitize_name(name) for name in parse_compare(args.compare)]
+        except ValueError as error:
+            parser.error(str(error))
+    if args.command == "compare":
+        if args.source == args.target:
+            parser.error(f"--source and --target are both '{args.source}': compare two environments, e.g. --source prod --target dev")
+        if args.sample < 0:
+            parser.error(f"--sample takes how many organization ids to list per direction, 0 or more, not {args.sample}")
+    if args.command == "run":
+        times = {}
+        for option in ("start", "end", "execution_time"):
+            value = getattr(args, option)
+            try:
+                times[option] = None if value is None else to_datetime(value)
+            except ValueError:
+                parser.error(f"--{option.replace('_', '-')} {value!r} is not a date or time: give e.g. 2024-05-01 or '2024-05-01 06:00'")
+        if times["start"] and times["end"] and times["start"] > times["end"]:
+            parser.error(f"--start {args.start} is after --end {args.end}")
 
 
 def run(args) -> int:
@@ -309,7 +338,7 @@ def describe_failure(context, failure) -> str:
     table = exp.to_table(getattr(node, "snapshot_name", None) or str(node), dialect="duckdb")
     model = f"{table.db}.{table.name}"
     audits = cause.errors if isinstance(cause, NodeAuditsErrors) else [cause] if isinstance(cause, AuditError) else []
-    raw_file = next((error for error in _chain(cause) if type(error).__name__ == "RawFileError"), None)
+    raw_file = next((error for error in error_chain(cause) if type(error).__name__ == "RawFileError"), None)
     if raw_file is not None:  # macros/raw_source.py: a file checked again when the raw view was created
         return f"{model}: {raw_file}"
     if not audits:
@@ -357,11 +386,12 @@ def explain(error: BaseException) -> str | None:
     from trial_activation.export import ExportError
 
     anticipated = (
-        BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError, ExportError, WarehouseLocked, WarehouseNameUnusable
+        BuildFailedError, MissingInEnvironment, RunFailedError, AccountingMismatchError, ExportError, WarehouseLocked,
+        WarehouseNameUnusable, SeedFileError,
     )
     if isinstance(error, anticipated):
         return str(error)
-    for cause in _chain(error):
+    for cause in error_chain(error):
         if type(cause).__name__ == "RawFileError":  # macros/raw_source.py: the input file is unusable
             return str(cause)
         if type(cause).__module__.startswith("psycopg2") and type(cause).__name__ == "OperationalError":
@@ -376,6 +406,19 @@ def explain(error: BaseException) -> str | None:
         locked = LOCK_ERROR.search(str(cause))
         if isinstance(cause, duckdb.IOException) and locked:  # met after the connection (wait_for_warehouse)
             return str(WarehouseLocked(locked[1], int(locked[2]), 0, read_only=False))
+        not_duckdb = NOT_A_DUCKDB_FILE.search(str(cause))
+        if isinstance(cause, duckdb.IOException) and not_duckdb:
+            return (
+                f"{not_duckdb[1]} is not a DuckDB warehouse file (left as it is): point --warehouse /"
+                " TRIAL_WAREHOUSE_PATH at the warehouse, or at a path that does not exist yet to build a new one"
+            )
+        renamed = MISSING_CATALOG.search(str(cause))
+        if isinstance(cause, duckdb.BinderException) and renamed:
+            # DuckDB names a file's catalog after the file, and SQLMesh's state names every table with it.
+            return (
+                f"this warehouse was built in a file named {renamed[1]}.duckdb and its tables are named after it:"
+                f" rename (or copy) the file back to {renamed[1]}.duckdb, in any folder"
+            )
     from sqlmesh.utils.errors import SQLMeshError
 
     if isinstance(error, SQLMeshError):  # SQLMesh's own message for a user error (config, plan, ...)
@@ -383,18 +426,15 @@ def explain(error: BaseException) -> str | None:
     return None
 
 
+# DuckDB's messages for a warehouse path holding something else, and for a catalog that is not attached.
+NOT_A_DUCKDB_FILE = re.compile(r'The file "(.*?)" exists, but it is not a valid DuckDB database file')
+MISSING_CATALOG = re.compile(r'Catalog "(.*?)" does not exist')
+
+
 def one_line(error: BaseException) -> str:
     """The whole message on one line: SQLMesh's loader puts the cause on the lines after its heading
     ("Failed to load model from file '...':" then the error)."""
     return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
-
-
-def _chain(error: BaseException):
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
 
 
 if __name__ == "__main__":

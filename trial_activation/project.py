@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import re
 import time
 from collections.abc import Callable
@@ -76,6 +77,11 @@ def open_context(
     warehouse = Path(warehouse_path).resolve() if warehouse_path is not None else project / local.connection.database
     if (gateway or config.default_gateway or "local") == "local":
         check_warehouse_name(warehouse)
+        if warehouse.is_dir():
+            raise WarehouseNameUnusable(
+                f"{warehouse} is a folder, not a warehouse file: point --warehouse / TRIAL_WAREHOUSE_PATH at a"
+                " .duckdb file (a path that does not exist yet builds a new warehouse there)"
+            )
     if read_only and (gateway or config.default_gateway or "local") == "local":
         if not warehouse.is_file():
             raise MissingInEnvironment(
@@ -98,12 +104,63 @@ def open_context(
         overrides["variables"] = variables
     if notification_targets is None:
         notification_targets = alert_targets()
-    return Context(
-        paths=str(project),
-        config=config.model_copy(update=overrides),
-        gateway=gateway,
-        notification_targets=notification_targets,
-    )
+    try:
+        return Context(
+            paths=str(project),
+            config=config.model_copy(update=overrides),
+            gateway=gateway,
+            notification_targets=notification_targets,
+        )
+    except Exception as error:
+        unreadable = _unreadable_seed(project) if _is_seed_parse_error(error) else None
+        if unreadable is not None:
+            raise SeedFileError(unreadable) from error
+        raise
+
+
+class SeedFileError(ValueError):
+    """A seed CSV that SQLMesh cannot parse: the message names the file (and line) and what to do."""
+
+
+def _is_seed_parse_error(error: BaseException) -> bool:
+    """SQLMesh reads a seed with pandas while it loads the project; its errors name neither file nor model."""
+    parse_errors = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)
+    return any(isinstance(cause, parse_errors) for cause in error_chain(error))
+
+
+def error_chain(error: BaseException | None):
+    """The error, then what caused it (explicitly or while handling), each once."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _unreadable_seed(project: Path) -> str | None:
+    """The first seed of seeds/ that does not parse as SQLMesh reads it (UTF-8, comma-separated, a header
+    and rows of as many fields), said in one line; None when every one does."""
+    for path in sorted((project / "seeds").glob("*.csv")):
+        where = path.relative_to(project)
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = path.read_bytes()[: error.start].count(b"\n") + 1
+            return f"{where} line {line}: not UTF-8 text: save the file as UTF-8 (CSV UTF-8 in a spreadsheet)"
+        if not text.strip():
+            return f"{where}: the file is empty: it needs its header row, then a row per entry"
+        try:
+            pd.read_csv(io.StringIO(text), index_col=False, on_bad_lines="error", low_memory=False)
+        except pd.errors.ParserError as error:
+            fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+            if fields is None:
+                return f"{where}: {str(error).strip().splitlines()[0]}"
+            expected, line, saw = fields.groups()
+            return (
+                f"{where} line {line}: {saw} fields where the header has {expected}: separate fields with commas,"
+                ' and put a value that holds a comma in double quotes ("a, b")'
+            )
+    return None
 
 
 def open_warehouse(

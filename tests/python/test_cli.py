@@ -75,6 +75,149 @@ def test_goal_that_breaks_a_rule_is_named_with_the_rule(project_copy, tmp_path, 
     ]
 
 
+def test_goals_that_break_rules_are_each_named_with_their_rule(project_copy, tmp_path, capsys):
+    """A goal_id twice, a pattern ending in a lone backslash (DuckDB would stop in goal_windows with
+    'Like pattern must not end with escape character!', naming no goal), a window starting before
+    trial_start: one line, each goal with its rule."""
+    seed = project_copy / "seeds" / "activation_goals.csv"
+    edit_goal(seed, "week_1_activity", activity_pattern="Scheduling.\\")
+    edit_goal(seed, "week_4_steadiness", window_start_day=-7)
+    lines = seed.read_text(encoding="utf-8").splitlines()
+    copy = next(line for line in lines if line.startswith("week_2_activity,")).replace(",2,Week 2 activity,", ",9,Week 2 again,")
+    seed.write_text("\n".join([*lines, copy]) + "\n", encoding="utf-8")
+
+    status, _, err = run_cli(capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb"))
+
+    assert status == 1
+    assert len(err.splitlines()) == 1
+    for goal, rule in [
+        ("week_1_activity", "activity_pattern ends with a lone backslash, which escapes the character after it: write \\\\ for a backslash"),
+        ("week_2_activity", "goal_id is repeated: each goal once (edit or remove the other row)"),
+        ("week_4_steadiness", "window_start_day is negative: trial days count from 0, the day of trial_start"),
+    ]:
+        assert f"goal_id {goal}, goal_kind " in err and f"broken_rule {rule}" in err, (goal, err)
+
+
+def test_grid_rows_that_break_rules_are_each_named_with_their_rule(project_copy, tmp_path, capsys):
+    grid = project_copy / "seeds" / "candidate_goal_grid.csv"
+    text = grid.read_text(encoding="utf-8").replace("window,7-13,7,13,", "window,7-13,13,7,")
+    grid.write_text(text + "activity_pattern,Scheduling.\\,,,,,A pattern ending in a lone backslash\n", encoding="utf-8")
+
+    status, _, err = run_cli(capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb"))
+
+    assert status == 1
+    heading = "trial-activation build: staging.candidate_goal_grid: audit valid_candidate_grid failed (2 rows: "
+    [line] = err.splitlines()
+    assert line.startswith(heading) and line.endswith(")")
+    assert sorted(line[len(heading) : -1].split(" | ")) == [
+        "dimension activity_pattern, value Scheduling.\\, broken_rule the pattern ends with a lone backslash, which"
+        " escapes the character after it: write \\\\ for a backslash",
+        "dimension window, value 7-13, broken_rule window_start_day is after window_end_day",
+    ]
+
+
+def test_a_goal_seed_without_goals_says_so(project_copy, tmp_path, capsys):
+    seed = project_copy / "seeds" / "activation_goals.csv"
+    seed.write_text(seed.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+
+    status, _, err = run_cli(capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb"))
+
+    assert status == 1
+    assert err.splitlines() == [
+        "trial-activation build: staging.activation_goals: audit valid_goal_definitions failed (1 row: goal_id None,"
+        " goal_kind None, broken_rule the seed has no goals: add a row per goal to seeds/activation_goals.csv (docs/goals.md))"
+    ]
+
+
+@pytest.mark.parametrize(
+    "seed, edit, message",
+    [
+        ("activation_goals.csv", lambda text: "", "seeds/activation_goals.csv: the file is empty: it needs its header row, then a row per entry"),
+        (
+            "activation_goals.csv",
+            lambda text: text.replace(",Week 2 activity,", ",Week 2, activity,"),
+            'seeds/activation_goals.csv line 3: 17 fields where the header has 16: separate fields with commas, and put'
+            ' a value that holds a comma in double quotes ("a, b")',
+        ),
+        (
+            "known_activities.csv",
+            lambda text: text.replace("Absence.Request.Created,Absence", "Absence.Request.Created,Abwesenheit \u00e4"),
+            "seeds/known_activities.csv line 3: not UTF-8 text: save the file as UTF-8 (CSV UTF-8 in a spreadsheet)",
+        ),
+    ],
+    ids=["empty", "a-comma-unquoted", "not-utf8"],
+)
+def test_a_seed_that_does_not_parse_is_named_with_its_line(project_copy, tmp_path, capsys, seed, edit, message):
+    """SQLMesh parses seeds with pandas while it loads the project, and its error names no file."""
+    path = project_copy / "seeds" / seed
+    text = edit(path.read_text(encoding="utf-8"))
+    path.write_bytes(text.encode("cp1252"))  # cp1252 is UTF-8 for the first two cases' ASCII text
+
+    status, _, err = run_cli(capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb"))
+
+    assert status == 1
+    assert err.splitlines() == [f"trial-activation build: {message}"]
+
+
+def test_a_warehouse_path_holding_something_else_is_named(project_copy, tmp_path, capsys):
+    not_duckdb, folder = tmp_path / "notes.duckdb", tmp_path / "folder.duckdb"
+    not_duckdb.write_text("not a database\n")
+    folder.mkdir()
+
+    said = {path: run_cli(capsys, "summary", "--project", str(project_copy), "--warehouse", str(path)) for path in (not_duckdb, folder)}
+
+    assert said[not_duckdb][0] == said[folder][0] == 1
+    assert said[not_duckdb][2].splitlines() == [
+        f"trial-activation summary: {not_duckdb} is not a DuckDB warehouse file (left as it is): point --warehouse /"
+        " TRIAL_WAREHOUSE_PATH at the warehouse, or at a path that does not exist yet to build a new one"
+    ]
+    assert said[folder][2].splitlines() == [
+        f"trial-activation summary: {folder} is a folder, not a warehouse file: point --warehouse / TRIAL_WAREHOUSE_PATH"
+        " at a .duckdb file (a path that does not exist yet builds a new warehouse there)"
+    ]
+    assert not_duckdb.read_text() == "not a database\n"
+
+
+def test_a_renamed_warehouse_says_its_name_and_environment_names_are_sqlmeshs(sample_build, tmp_path, capsys):
+    """DuckDB names a file's catalog after the file, and SQLMesh's state names every table with it; an
+    environment name is stored lower case, as `sqlmesh plan DEV` does."""
+    import shutil
+
+    context, _ = sample_build
+    context.engine_adapter.execute("CHECKPOINT")  # the copy below then holds every table
+    built = context.path.parent / "warehouse.duckdb"
+    renamed = tmp_path / "renamed.duckdb"
+    shutil.copyfile(built, renamed)
+
+    status, _, err = run_cli(capsys, "summary", "--project", str(context.path), "--warehouse", str(renamed))
+    upper_status, out, _ = run_cli(capsys, "summary", "--project", str(context.path), "--warehouse", str(built), "-e", "PROD")
+
+    assert status == 1
+    assert err.splitlines() == [
+        "trial-activation summary: this warehouse was built in a file named warehouse.duckdb and its tables are named"
+        " after it: rename (or copy) the file back to warehouse.duckdb, in any folder"
+    ]
+    assert upper_status == 0 and "Input (prod):" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--target", "prod"], "--source and --target are both 'prod': compare two environments, e.g. --source prod --target dev"),
+        (["compare", "--sample", "-1"], "--sample takes how many organization ids to list per direction, 0 or more, not -1"),
+        (["run", "--start", "notadate"], "--start 'notadate' is not a date or time: give e.g. 2024-05-01 or '2024-05-01 06:00'"),
+        (["run", "--start", "2024-03-01", "--end", "2024-02-01"], "--start 2024-03-01 is after --end 2024-02-01"),
+    ],
+    ids=["compare-itself", "negative-sample", "not-a-date", "start-after-end"],
+)
+def test_arguments_sqlmesh_would_reject_with_a_traceback_are_usage_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_status:
+        main(argv)
+
+    assert exit_status.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"trial-activation {argv[0]}: error: {message}"
+
+
 def test_build_from_a_sub_directory_resolves_both_variables_against_the_project_and_reports_its_input(
     project_copy, capsys, monkeypatch
 ):
