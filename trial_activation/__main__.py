@@ -41,6 +41,7 @@ from trial_activation.project import (  # noqa: E402 - after MAX_FORK_WORKERS is
     find_project,
     input_report,
     open_warehouse,
+    require_environment,
 )
 
 
@@ -248,6 +249,7 @@ def run_command(context, args) -> int:
 def daily_run(context, args) -> int:
     """SQLMesh's run of the environment; SQLMesh notifies the alert targets of a failed run or audit (the
     targets are told the failed models and an audit's first rows, as the one-line error names them)."""
+    require_environment(context, args.environment)  # SQLMesh would say only "Environment 'x' was not found."
     context.console = console = FailuresInOneLine()
     explain_alerts(context, console, args.environment)
     status = context.run(args.environment, start=args.start, end=args.end, execution_time=args.execution_time)
@@ -348,7 +350,9 @@ def describe_failure(context, failure) -> str:
     described = []
     for audit in audits:
         rows = _audit_rows(context, audit)
-        described.append(f"audit {audit.audit_name} failed ({audit.count} row{'s' if audit.count != 1 else ''}{rows})")
+        allowed = audit.audit_args.get("is_in") if audit.audit_name == "accepted_values" else None
+        accepted = f"; accepted: {allowed.sql(dialect='duckdb')}" if isinstance(allowed, exp.Expression) else ""
+        described.append(f"audit {audit.audit_name} failed ({audit.count} row{'s' if audit.count != 1 else ''}{rows}{accepted})")
     return f"{model}: {'; '.join(described)}"
 
 

@@ -8,6 +8,7 @@ import gzip
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlmesh import Context
@@ -114,6 +115,35 @@ def test_grid_rows_that_break_rules_are_each_named_with_their_rule(project_copy,
         " escapes the character after it: write \\\\ for a backslash",
         "dimension window, value 7-13, broken_rule window_start_day is after window_end_day",
     ]
+
+
+def test_a_goal_kind_not_accepted_is_listed_with_the_accepted_ones(project_copy, tmp_path, capsys):
+    edit_goal(project_copy / "seeds" / "activation_goals.csv", "week_1_activity", goal_kind="windowcount")
+
+    status, _, err = run_cli(capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb"))
+
+    assert status == 1
+    [line] = err.splitlines()
+    assert line.startswith("trial-activation build: staging.activation_goals: audit accepted_values failed (1 row: goal_id week_1_activity,")
+    assert ", goal_kind windowcount, " in line and line.endswith("; accepted: ('window_count', 'active_days', 'steadiness'))")
+
+
+def test_run_on_a_warehouse_never_built_says_build_first(project_copy, tmp_path, capsys):
+    status, _, err = run_cli(capsys, "run", "--project", str(project_copy), "--warehouse", str(tmp_path / "new.duckdb"))
+
+    assert status == 1
+    assert err.splitlines()[-1] == "trial-activation run: environment 'prod' does not exist: build it first (`trial-activation build -e prod`)"
+
+
+def test_a_report_that_cannot_be_written_names_the_path_asked_for(sample_build, capsys):
+    """The report is written to a temporary file beside the path, then renamed: an error names the path."""
+    context, _ = sample_build
+    out = Path("/proc/trial_activation_report.html")  # Linux's /proc exists and takes no new file
+
+    status, _, err = run_cli(capsys, "report", "--project", str(context.path), "--warehouse", str(context.path.parent / "warehouse.duckdb"), "--out", str(out))
+
+    assert status == 1
+    assert err.splitlines() == [f"trial-activation report: {out}: No such file or directory: give another path, or one you may write to"]
 
 
 def test_a_goal_seed_without_goals_says_so(project_copy, tmp_path, capsys):
