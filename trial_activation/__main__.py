@@ -178,15 +178,20 @@ def check_arguments(parser: argparse.ArgumentParser, args) -> None:
         if args.sample < 0:
             parser.error(f"--sample takes how many organization ids to list per direction, 0 or more, not {args.sample}")
     if args.command == "run":
+
+        def refuse(message: str) -> None:  # the daily job: a scheduler's mis-built command is a failed run too
+            alert_if_unreported([*alert_targets(), ConsoleAlertTarget()], args.environment, message)
+            parser.error(message)
+
         times = {}
         for option in ("start", "end", "execution_time"):
             value = getattr(args, option)
             try:
                 times[option] = None if value is None else to_datetime(value)
             except ValueError:
-                parser.error(f"--{option.replace('_', '-')} {value!r} is not a date or time: give e.g. 2024-05-01 or '2024-05-01 06:00'")
+                refuse(f"--{option.replace('_', '-')} {value!r} is not a date or time: give e.g. 2024-05-01 or '2024-05-01 06:00'")
         if times["start"] and times["end"] and times["start"] > times["end"]:
-            parser.error(f"--start {args.start} is after --end {args.end}")
+            refuse(f"--start {args.start} is after --end {args.end}")
 
 
 def run(args) -> int:
@@ -413,15 +418,9 @@ def explain(error: BaseException) -> str | None:
         not_duckdb = NOT_A_DUCKDB_FILE.search(str(cause))
         if isinstance(cause, duckdb.IOException) and not_duckdb:
             return (
-                f"{not_duckdb[1]} is not a DuckDB warehouse file (left as it is): point --warehouse /"
-                " TRIAL_WAREHOUSE_PATH at the warehouse, or at a path that does not exist yet to build a new one"
-            )
-        renamed = MISSING_CATALOG.search(str(cause))
-        if isinstance(cause, duckdb.BinderException) and renamed:
-            # DuckDB names a file's catalog after the file, and SQLMesh's state names every table with it.
-            return (
-                f"this warehouse was built in a file named {renamed[1]}.duckdb and its tables are named after it:"
-                f" rename (or copy) the file back to {renamed[1]}.duckdb, in any folder"
+                f"{not_duckdb[1]} is not a DuckDB database file (left as it is): point the setting that names it"
+                " (--warehouse / TRIAL_WAREHOUSE_PATH, or TRIAL_SPARK_STATE_PATH) at a DuckDB file, or at a path that"
+                " does not exist yet to create one"
             )
     from sqlmesh.utils.errors import SQLMeshError
 
@@ -430,9 +429,8 @@ def explain(error: BaseException) -> str | None:
     return None
 
 
-# DuckDB's messages for a warehouse path holding something else, and for a catalog that is not attached.
+# DuckDB's message for a database path holding something else.
 NOT_A_DUCKDB_FILE = re.compile(r'The file "(.*?)" exists, but it is not a valid DuckDB database file')
-MISSING_CATALOG = re.compile(r'Catalog "(.*?)" does not exist')
 
 
 def one_line(error: BaseException) -> str:

@@ -112,7 +112,10 @@ def open_context(
             notification_targets=notification_targets,
         )
     except Exception as error:
-        unreadable = _unreadable_seed(project) if _is_seed_parse_error(error) else None
+        try:
+            unreadable = _unreadable_seed(project) if _is_seed_parse_error(error) else None
+        except OSError:  # a seed that cannot even be read: SQLMesh's error says more
+            unreadable = None
         if unreadable is not None:
             raise SeedFileError(unreadable) from error
         raise
@@ -134,14 +137,23 @@ def error_chain(error: BaseException | None):
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         yield error
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+
+
+# A seed model's file, as the models declare it: kind SEED (path '../../seeds/x.csv').
+SEED_PATH = re.compile(r"kind\s+SEED\s*\(\s*path\s+'([^']+)'", re.IGNORECASE)
 
 
 def _unreadable_seed(project: Path) -> str | None:
-    """The first seed of seeds/ that does not parse as SQLMesh reads it (UTF-8, comma-separated, a header
-    and rows of as many fields), said in one line; None when every one does."""
-    for path in sorted((project / "seeds").glob("*.csv")):
-        where = path.relative_to(project)
+    """The first seed file a model declares that does not parse as SQLMesh reads it (UTF-8,
+    comma-separated, a header and rows of as many fields), said in one line; None when every one does."""
+    declared = (
+        (model.parent / found).resolve()
+        for model in sorted((project / "models").rglob("*.sql"))
+        for found in SEED_PATH.findall(model.read_text(encoding="utf-8", errors="replace"))
+    )
+    for path in declared:
+        where = path.relative_to(project) if path.is_relative_to(project) else path
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as error:
@@ -154,7 +166,7 @@ def _unreadable_seed(project: Path) -> str | None:
         except pd.errors.ParserError as error:
             fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
             if fields is None:
-                return f"{where}: {str(error).strip().splitlines()[0]}"
+                return f"{where}: {str(error).strip().splitlines()[0]}: save it as comma-separated UTF-8 text with a header row"
             expected, line, saw = fields.groups()
             return (
                 f"{where} line {line}: {saw} fields where the header has {expected}: separate fields with commas,"
@@ -474,6 +486,13 @@ def environment_state(context: Context, environment: str) -> Environment:
     if env is None:
         raise MissingInEnvironment(
             f"environment '{environment}' does not exist: build it first (`trial-activation build -e {environment}`)"
+        )
+    built_in = exp.to_table(env.snapshots[0].name).catalog if env.snapshots else None
+    if context.engine_adapter.dialect == "duckdb" and built_in and built_in != context.default_catalog:
+        # DuckDB names a file's catalog after the file, and SQLMesh's state names every table with it.
+        raise WarehouseNameUnusable(
+            f"this warehouse was built in a file named {built_in}.duckdb and its tables are named after it:"
+            f" rename (or copy) the file back to {built_in}.duckdb, in any folder"
         )
     return env
 

@@ -67,10 +67,7 @@ MODEL (
         threshold_floor
       )
     ),
-    unique_values(columns := (
-      goal_id
-    )),
     accepted_values("column" := goal_kind, is_in := ('window_count', 'active_days', 'steadiness')),
-    valid_goal_definitions
+    valid_goal_definitions /* its rules include the grain: a goal_id twice is named, with its rows */
   )
 )

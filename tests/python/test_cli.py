@@ -8,7 +8,6 @@ import gzip
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlmesh import Context
@@ -90,13 +89,18 @@ def test_goals_that_break_rules_are_each_named_with_their_rule(project_copy, tmp
     status, _, err = run_cli(capsys, "build", "--project", str(project_copy), "--warehouse", str(tmp_path / "w.duckdb"))
 
     assert status == 1
-    assert len(err.splitlines()) == 1
-    for goal, rule in [
-        ("week_1_activity", "activity_pattern ends with a lone backslash, which escapes the character after it: write \\\\ for a backslash"),
-        ("week_2_activity", "goal_id is repeated: each goal once (edit or remove the other row)"),
-        ("week_4_steadiness", "window_start_day is negative: trial days count from 0, the day of trial_start"),
-    ]:
-        assert f"goal_id {goal}, goal_kind " in err and f"broken_rule {rule}" in err, (goal, err)
+    heading = "trial-activation build: staging.activation_goals: audit valid_goal_definitions failed (4 rows: "
+    [line] = err.splitlines()
+    assert line.startswith(heading) and line.endswith(")")
+    repeated = "goal_id week_2_activity, goal_kind window_count, broken_rule goal_id is repeated: each goal once (edit or remove the other row)"
+    assert sorted(line[len(heading) : -1].split(" | ")) == [
+        "goal_id week_1_activity, goal_kind window_count, broken_rule activity_pattern ends with a lone backslash, which"
+        " escapes the character after it: write \\\\ for a backslash",
+        repeated,
+        repeated,
+        "goal_id week_4_steadiness, goal_kind steadiness, broken_rule window_start_day is negative: trial days count"
+        " from 0, the day of trial_start",
+    ]
 
 
 def test_grid_rows_that_break_rules_are_each_named_with_their_rule(project_copy, tmp_path, capsys):
@@ -135,15 +139,26 @@ def test_run_on_a_warehouse_never_built_says_build_first(project_copy, tmp_path,
     assert err.splitlines()[-1] == "trial-activation run: environment 'prod' does not exist: build it first (`trial-activation build -e prod`)"
 
 
-def test_a_report_that_cannot_be_written_names_the_path_asked_for(sample_build, capsys):
+def test_a_report_that_cannot_be_written_names_the_path_asked_for(sample_build, tmp_path, capsys, monkeypatch):
     """The report is written to a temporary file beside the path, then renamed: an error names the path."""
+    import errno
+    import tempfile
+
     context, _ = sample_build
-    out = Path("/proc/trial_activation_report.html")  # Linux's /proc exists and takes no new file
+    out = tmp_path / "report.html"
+    mkstemp = tempfile.mkstemp
+
+    def refused(*args, dir=None, prefix="", suffix="", **kwargs):  # in the report's folder only (SQLMesh caches too)
+        if str(dir) != str(out.parent):
+            return mkstemp(*args, dir=dir, prefix=prefix, suffix=suffix, **kwargs)
+        raise PermissionError(errno.EACCES, "Permission denied", f"{dir}/{prefix}x{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
 
     status, _, err = run_cli(capsys, "report", "--project", str(context.path), "--warehouse", str(context.path.parent / "warehouse.duckdb"), "--out", str(out))
 
     assert status == 1
-    assert err.splitlines() == [f"trial-activation report: {out}: No such file or directory: give another path, or one you may write to"]
+    assert err.splitlines() == [f"trial-activation report: {out}: Permission denied: give another path, or one you may write to"]
 
 
 def test_a_goal_seed_without_goals_says_so(project_copy, tmp_path, capsys):
@@ -198,8 +213,9 @@ def test_a_warehouse_path_holding_something_else_is_named(project_copy, tmp_path
 
     assert said[not_duckdb][0] == said[folder][0] == 1
     assert said[not_duckdb][2].splitlines() == [
-        f"trial-activation summary: {not_duckdb} is not a DuckDB warehouse file (left as it is): point --warehouse /"
-        " TRIAL_WAREHOUSE_PATH at the warehouse, or at a path that does not exist yet to build a new one"
+        f"trial-activation summary: {not_duckdb} is not a DuckDB database file (left as it is): point the setting that"
+        " names it (--warehouse / TRIAL_WAREHOUSE_PATH, or TRIAL_SPARK_STATE_PATH) at a DuckDB file, or at a path that"
+        " does not exist yet to create one"
     ]
     assert said[folder][2].splitlines() == [
         f"trial-activation summary: {folder} is a folder, not a warehouse file: point --warehouse / TRIAL_WAREHOUSE_PATH"
@@ -240,12 +256,16 @@ def test_a_renamed_warehouse_says_its_name_and_environment_names_are_sqlmeshs(sa
     ],
     ids=["compare-itself", "negative-sample", "not-a-date", "start-after-end"],
 )
-def test_arguments_sqlmesh_would_reject_with_a_traceback_are_usage_errors(capsys, argv, message):
+def test_arguments_sqlmesh_would_reject_with_a_traceback_are_usage_errors(capsys, monkeypatch, argv, message):
+    """The daily job's own mistakes alert too (on the console here: no webhook set)."""
+    monkeypatch.delenv("TRIAL_ALERT_WEBHOOK_URL", raising=False)
     with pytest.raises(SystemExit) as exit_status:
         main(argv)
 
+    err = capsys.readouterr().err.splitlines()
     assert exit_status.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == f"trial-activation {argv[0]}: error: {message}"
+    assert err[-1] == f"trial-activation {argv[0]}: error: {message}"
+    assert any(line.startswith("alert: ") and "daily run FAILED" in line and message in line for line in err) == (argv[0] == "run")
 
 
 def test_build_from_a_sub_directory_resolves_both_variables_against_the_project_and_reports_its_input(
