@@ -204,6 +204,7 @@ def run(args) -> int:
         warehouse_path=args.warehouse,
         notification_targets=args.alerts,
         read_only=args.command not in ("build", "run"),
+        create=args.command == "build",  # a run of a warehouse never built would leave an empty file behind
         wait=args.wait,
         on_wait=lambda line: print(f"trial-activation {args.command}: {line}", file=sys.stderr, flush=True),
     )

@@ -47,6 +47,7 @@ def open_context(
     gateway: str | None = None,
     notification_targets: list | None = None,
     read_only: bool = False,
+    create: bool = True,
 ) -> Context:
     """A sqlmesh Context on `project`, reading `events_path` (and the optional trials input
     `trials_path`, TRIAL_TRIALS_PATH) and writing `warehouse_path`.
@@ -68,7 +69,8 @@ def open_context(
     every table with); SQLMesh needs nothing else from the connection to read. A missing warehouse
     file is an error instead of a new, empty file. On the other gateways it changes nothing (their
     servers let readers and writers work at once). One process opens a warehouse file one way only:
-    SQLMesh keeps one connection per file per process, the first one opened.
+    SQLMesh keeps one connection per file per process, the first one opened. `create=False` (the daily
+    run) opens the DuckDB warehouse read-write but refuses a missing file, as a read-only open does.
     """
     project = Path(project).resolve()
     config = load_configs("config", Config, project)[project]
@@ -82,12 +84,13 @@ def open_context(
                 f"{warehouse} is a folder, not a warehouse file: point --warehouse / TRIAL_WAREHOUSE_PATH at a"
                 " .duckdb file (a path that does not exist yet builds a new warehouse there)"
             )
-    if read_only and (gateway or config.default_gateway or "local") == "local":
-        if not warehouse.is_file():
-            raise MissingInEnvironment(
-                f"there is no warehouse at {warehouse}: build it first (`trial-activation build`), or point"
-                " --warehouse / TRIAL_WAREHOUSE_PATH at the one that was built"
-            )
+    local_gateway = (gateway or config.default_gateway or "local") == "local"
+    if local_gateway and (read_only or not create) and not warehouse.is_file():
+        raise MissingInEnvironment(
+            f"there is no warehouse at {warehouse}: build it first (`trial-activation build`), or point"
+            " --warehouse / TRIAL_WAREHOUSE_PATH at the one that was built"
+        )
+    if read_only and local_gateway:
         attached = DuckDBAttachOptions(type="duckdb", path=str(warehouse), read_only=True)
         connection = local.connection.model_copy(update={"database": None, "catalogs": {warehouse_catalog(warehouse): attached}})
     else:

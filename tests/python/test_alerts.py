@@ -293,7 +293,7 @@ def test_a_run_that_cannot_start_alerts_too(tmp_path, capsys, monkeypatch):
 
     assert status == 1
     assert notice["trial_activation"]["event"] == "run_failure"
-    assert "environment 'prod' does not exist: build it first" in notice["text"]
+    assert f"there is no warehouse at {paths['warehouse']}: build it first" in notice["text"]
     assert err.splitlines()[-1].startswith("trial-activation run: ")
 
 

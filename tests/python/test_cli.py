@@ -133,10 +133,21 @@ def test_a_goal_kind_not_accepted_is_listed_with_the_accepted_ones(project_copy,
 
 
 def test_run_on_a_warehouse_never_built_says_build_first(project_copy, tmp_path, capsys):
-    status, _, err = run_cli(capsys, "run", "--project", str(project_copy), "--warehouse", str(tmp_path / "new.duckdb"))
+    """Of a warehouse file that does not exist (and leaves none behind), or of an empty DuckDB file."""
+    import duckdb
 
-    assert status == 1
-    assert err.splitlines()[-1] == "trial-activation run: environment 'prod' does not exist: build it first (`trial-activation build -e prod`)"
+    missing = tmp_path / "new.duckdb"
+    status, _, err = run_cli(capsys, "run", "--project", str(project_copy), "--warehouse", str(missing))
+    assert not missing.exists()
+    duckdb.connect(str(missing)).close()
+    dev_status, _, dev_err = run_cli(capsys, "run", "--project", str(project_copy), "--warehouse", str(missing))
+
+    assert status == dev_status == 1
+    assert err.splitlines()[-1] == (
+        f"trial-activation run: there is no warehouse at {missing}: build it first (`trial-activation build`), or point"
+        " --warehouse / TRIAL_WAREHOUSE_PATH at the one that was built"
+    )
+    assert dev_err.splitlines()[-1] == "trial-activation run: environment 'prod' does not exist: build it first (`trial-activation build -e prod`)"
 
 
 def test_a_report_that_cannot_be_written_names_the_path_asked_for(sample_build, tmp_path, capsys, monkeypatch):
