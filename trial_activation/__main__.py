@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         return generate_main(rest, prog=f"{parser.prog} generate")
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    check_arguments(commands.choices[args.command], args)  # its errors show the command's usage
     # The daily job alerts on the console, and on the webhook when TRIAL_ALERT_WEBHOOK_URL is set.
     args.alerts = [*alert_targets(), ConsoleAlertTarget()] if args.command == "run" else None
+    check_arguments(commands.choices[args.command], args)  # its errors show the command's usage
     sqlmesh_logger = logging.getLogger("sqlmesh")
     level = sqlmesh_logger.level
     if not args.debug:
@@ -180,7 +180,7 @@ def check_arguments(parser: argparse.ArgumentParser, args) -> None:
     if args.command == "run":
 
         def refuse(message: str) -> None:  # the daily job: a scheduler's mis-built command is a failed run too
-            alert_if_unreported([*alert_targets(), ConsoleAlertTarget()], args.environment, message)
+            alert_if_unreported(args.alerts, args.environment, message)
             parser.error(message)
 
         times = {}

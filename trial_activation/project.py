@@ -77,14 +77,14 @@ def open_context(
     local = config.gateways["local"]
     # Path() / an absolute path is that path: only a relative one is taken from the project root.
     warehouse = Path(warehouse_path).resolve() if warehouse_path is not None else project / local.connection.database
-    if (gateway or config.default_gateway or "local") == "local":
+    local_gateway = (gateway or config.default_gateway or "local") == "local"
+    if local_gateway:
         check_warehouse_name(warehouse)
         if warehouse.is_dir():
             raise WarehouseNameUnusable(
                 f"{warehouse} is a folder, not a warehouse file: point --warehouse / TRIAL_WAREHOUSE_PATH at a"
                 " .duckdb file (a path that does not exist yet builds a new warehouse there)"
             )
-    local_gateway = (gateway or config.default_gateway or "local") == "local"
     if local_gateway and (read_only or not create) and not warehouse.is_file():
         raise MissingInEnvironment(
             f"there is no warehouse at {warehouse}: build it first (`trial-activation build`), or point"
@@ -157,10 +157,11 @@ def _unreadable_seed(project: Path) -> str | None:
     )
     for path in declared:
         where = path.relative_to(project) if path.is_relative_to(project) else path
+        data = path.read_bytes()
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as error:
-            line = path.read_bytes()[: error.start].count(b"\n") + 1
+            line = data[: error.start].count(b"\n") + 1
             return f"{where} line {line}: not UTF-8 text: save the file as UTF-8 (CSV UTF-8 in a spreadsheet)"
         if not text.strip():
             return f"{where}: the file is empty: it needs its header row, then a row per entry"
